@@ -21,13 +21,15 @@ No pytest imports here: this module is plain mechanics.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import secrets
+import select
 import socket
 import struct
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 
@@ -38,6 +40,8 @@ __all__ = [
     "ADDRESS_CREATORS",
     "CREATORS",
     "DEFAULT_GUARD_TIMEOUT",
+    "FILL_LIMIT",
+    "POLL_EVENT_NAMES",
     "Address",
     "PairKind",
     "SocketPair",
@@ -45,12 +49,18 @@ __all__ = [
     "bound_address",
     "connection_kinds",
     "dgram_kinds",
+    "drain",
+    "errno_name",
+    "events_text",
+    "fill",
     "fresh_address",
     "kind_ids",
     "message_kinds",
     "nonblocking",
     "only",
+    "outcome",
     "pair_kinds",
+    "poll_events",
     "remove_address",
     "reversals",
     "seqpacket_kinds",
@@ -393,3 +403,87 @@ def reversals(kinds: Iterable[PairKind]) -> list[PairKind]:
 def kind_ids(kinds: Iterable[PairKind]) -> list[str]:
     """The test ids of ``kinds``."""
     return [k.name for k in kinds]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers shared by the socket properties: outcomes as errno names, filling, draining,
+# readiness as names.  None of them waits: they use MSG_DONTWAIT or a zero poll() timeout.
+
+#: poll(2) event names reported by :func:`poll_events`, where the platform defines them.
+POLL_EVENT_NAMES: tuple[str, ...] = tuple(
+    name
+    for name in ("POLLIN", "POLLPRI", "POLLOUT", "POLLERR", "POLLHUP", "POLLRDHUP")
+    if hasattr(select, name)
+)
+
+#: Upper bound on sends in :func:`fill`; a send that never reports "full" fails the caller.
+FILL_LIMIT = 1_000_000
+
+
+def errno_name(exc: OSError) -> str:
+    """``"EAGAIN"``, ``"EPIPE"``... for an OSError (its errno's symbolic name)."""
+    if exc.errno is None:
+        return f"no errno ({exc})"
+    return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+def outcome(func: Callable[..., object], *args: object) -> str:
+    """Call ``func(*args)``: ``"ok"`` if it returns, else the errno name of the OSError."""
+    try:
+        func(*args)
+    except OSError as exc:
+        return errno_name(exc)
+    return "ok"
+
+
+def fill(sock: socket.socket, chunk: bytes = b"x", limit: int = FILL_LIMIT) -> tuple[int, int]:
+    """send(MSG_DONTWAIT) ``chunk`` until the socket reports "would block" (EAGAIN).
+
+    Returns (sends that succeeded, bytes sent).  Raises AssertionError if it never fills
+    within ``limit`` sends, and lets any other error (ENOBUFS, EPIPE...) through.
+    """
+    count = sent = 0
+    while count < limit:
+        try:
+            n = sock.send(chunk, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return count, sent
+        count += 1
+        sent += n
+    raise AssertionError(f"send() never reported a full socket (EAGAIN) within {limit} sends")
+
+
+def drain(sock: socket.socket, bufsize: int = 1 << 20, limit: int = FILL_LIMIT) -> list[bytes]:
+    """recv(MSG_DONTWAIT) until EAGAIN; the messages (or stream chunks) read, in order.
+
+    Stops early at a zero-length read on a connection-oriented socket (EOF).
+    """
+    out: list[bytes] = []
+    stream_or_seq = sock.type in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
+    while len(out) < limit:
+        try:
+            data = sock.recv(bufsize, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return out
+        if not data and stream_or_seq:
+            return out
+        out.append(data)
+    raise AssertionError(f"recv() still had data after {limit} reads")
+
+
+def poll_events(sock: socket.socket | int, timeout: float = 0.0) -> frozenset[str]:
+    """The poll(2) events of ``sock`` now (or within ``timeout`` s), as names."""
+    poller = select.poll()
+    mask = 0
+    for name in POLL_EVENT_NAMES:
+        mask |= getattr(select, name)
+    poller.register(sock, mask)
+    result = poller.poll(timeout * 1000)
+    got = result[0][1] if result else 0
+    return frozenset(name for name in POLL_EVENT_NAMES if got & getattr(select, name))
+
+
+def events_text(events: Iterable[str]) -> str:
+    """A stable text for a set of poll event names, e.g. ``"POLLIN|POLLOUT"`` ("-" if none)."""
+    ordered = [name for name in POLL_EVENT_NAMES if name in set(events)]
+    return "|".join(ordered) or "-"
