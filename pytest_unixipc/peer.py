@@ -1,0 +1,366 @@
+"""A forked peer process on the other end of a socketpair (fork(2), socketpair(2)).
+
+The child runs ``target(sock, *args)``.  It is made safe to fork from inside pytest:
+
+* it ends with ``os._exit`` whatever happens, so it never runs the parent's pytest teardown,
+  atexit handlers or unflushed stdio buffers (the parent flushes before forking);
+* it gets its own process group, default signal dispositions (SIGPIPE kills it, as in C),
+  stdin from /dev/null, and no descriptors but stdout/stderr, its socket end and ``pass_fds``;
+* it has its own deadline (SIGALRM with the default action), since pytest-timeout's timers do
+  not follow a fork; on Linux PR_SET_PDEATHSIG kills it if the parent dies without teardown
+  (pytest-timeout's thread method calls ``os._exit``).
+
+The parent gets the return value back pickled through a private pipe, or the child's exception
+with its traceback text, or the signal or exit status that ended it, by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from pytest_unixipc.deadline import Deadline
+from pytest_unixipc.kinds import socket_type
+
+__all__ = ["ForkedPeer", "PeerDied", "PeerError", "PeerTimeout", "forked_peer", "reap_group"]
+
+#: Default deadline of a child, in seconds, when the caller gives none.
+DEFAULT_DEADLINE = 30.0
+#: How long a child gets between SIGTERM and SIGKILL at teardown.
+TERM_GRACE = 1.0
+
+_PR_SET_PDEATHSIG = 1
+_OK, _RAISED = b"R", b"E"
+
+
+class PeerError(AssertionError):
+    """The peer's target raised; the message includes the child's traceback."""
+
+    def __init__(self, pid: int, exc_type: str, text: str, exception: BaseException | None):
+        self.pid = pid
+        self.exc_type = exc_type
+        self.exception = exception
+        super().__init__(f"peer pid {pid} raised {exc_type}; child traceback:\n{text}")
+
+
+class PeerDied(AssertionError):
+    """The peer ended without a result: killed by a signal or exited with a status."""
+
+    def __init__(self, pid: int, status: int, note: str = "") -> None:
+        self.pid = pid
+        self.signal: int | None = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        self.exitcode: int | None = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        super().__init__(f"peer pid {pid} {describe_status(status)}{note}")
+
+
+class PeerTimeout(AssertionError):
+    """The peer did not finish in time; its process group was killed."""
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def describe_status(status: int) -> str:
+    """'killed by SIGPIPE', 'exited with status 3', ... for a waitpid() status."""
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal_name(os.WTERMSIG(status))}"
+    if os.WIFEXITED(status):
+        return f"exited with status {os.WEXITSTATUS(status)} without returning a result"
+    return f"ended with wait status {status:#x}"
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name else None
+
+
+_LIBC = _libc() if sys.platform.startswith("linux") else None
+
+
+def _child_setup(keep: set[int], deadline: float, parent: int) -> None:
+    os.setpgid(0, 0)
+    for signum in signal.valid_signals():
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(111)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    _close_all_but(keep | {0, 1, 2})
+    signal.setitimer(signal.ITIMER_REAL, deadline)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    try:
+        fds = [
+            int(name)
+            for name in os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd")
+        ]
+    except OSError:
+        fds = list(range(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024))
+    for fd in fds:
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _encode_result(value: object) -> bytes:
+    try:
+        return _OK + pickle.dumps(value)
+    except Exception as exc:
+        return _encode_exception(
+            TypeError(
+                f"the peer's return value of type {type(value).__name__} cannot be pickled: {exc}"
+            )
+        )
+
+
+def _encode_exception(exc: BaseException) -> bytes:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    blob: bytes | None
+    try:
+        blob = pickle.dumps(exc)
+        pickle.loads(blob)
+    except Exception:  # unpicklable exceptions travel as text only
+        blob = None
+    return _RAISED + pickle.dumps((type(exc).__qualname__, text, blob))
+
+
+def _run_child(
+    target: Callable[..., object], sock: socket.socket, args: tuple[object, ...], result_w: int
+) -> None:
+    """Body of the forked child; never returns."""
+    code = 70
+    try:
+        try:
+            payload = _encode_result(target(sock, *args))
+        except BaseException as exc:
+            payload = _encode_exception(exc)
+        _write_all(result_w, payload)
+        code = 0
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def reap_group(pid: int, grace: float = TERM_GRACE) -> int | None:
+    """Kill process group ``pid`` (SIGTERM, then SIGKILL after ``grace`` s) and reap ``pid``.
+
+    The group is signalled while its leader is unreaped, so the group id cannot have been
+    reused.  Returns the wait status, or None if ``pid`` was already reaped.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    wait_exit(pid, grace)
+    return kill_group_and_reap(pid)
+
+
+def kill_group_and_reap(pid: int) -> int | None:
+    """SIGKILL what is left of group ``pid`` and reap its leader (blocking)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    return status
+
+
+def _exited(pid: int) -> bool:
+    """Has child ``pid`` exited?  Leaves it unreaped (waitid with WNOWAIT)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for child ``pid`` to exit, without reaping it.
+
+    Uses a pidfd where the platform has one, so the wait is an event, not a poll loop.
+    """
+    if _exited(pid):
+        return True
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        with contextlib.suppress(OSError):
+            pidfd = pidfd_open(pid)
+            try:
+                select.select([pidfd], [], [], timeout)
+            finally:
+                os.close(pidfd)
+            return _exited(pid)
+    # No pidfd: SIGCHLD is not ours to take inside pytest, so poll with a back-off.
+    deadline = Deadline(timeout, f"exit of pid {pid}")
+    backoff = 0.001
+    while not deadline.expired():
+        select.select([], [], [], min(backoff, deadline.remaining()))
+        backoff = min(backoff * 2, 0.05)
+        if _exited(pid):
+            return True
+    return False
+
+
+class ForkedPeer:
+    """The parent's handle on a forked peer: ``sock``, ``pid`` and :meth:`join`."""
+
+    def __init__(
+        self,
+        target: Callable[..., object],
+        args: tuple[object, ...],
+        *,
+        kind: str = "stream",
+        pass_fds: Iterable[int] = (),
+        deadline: float | None = None,
+    ) -> None:
+        if not callable(target):
+            raise TypeError(f"forked_peer needs a callable target, got {type(target).__name__}")
+        self.kind = kind
+        self.deadline = DEFAULT_DEADLINE if deadline is None else deadline
+        if self.deadline <= 0:
+            raise ValueError(f"a peer deadline must be positive, got {self.deadline}")
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket_type(kind))
+        result_r, result_w = os.pipe()
+        keep = {child_sock.fileno(), result_w, *pass_fds}
+        keep |= {a.fileno() for a in args if isinstance(a, socket.socket)}
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        parent = os.getpid()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns on fork() in a process with threads (pytest-xdist workers,
+            # our own server threads).  The child only runs the target and os._exit()s.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            try:
+                parent_sock.close()
+                os.close(result_r)
+                _child_setup(keep, self.deadline, parent)
+            except BaseException:
+                os._exit(71)
+            _run_child(target, child_sock, args, result_w)
+        child_sock.close()
+        os.close(result_w)
+        with contextlib.suppress(PermissionError, ProcessLookupError):
+            os.setpgid(pid, pid)  # also set here, so killpg works before the child runs
+        self.pid = pid
+        self.sock = parent_sock
+        self._result_r = result_r
+        self._status: int | None = None
+        self._outcome: tuple[str, object] | None = None
+
+    @property
+    def exited(self) -> bool:
+        return self._status is not None
+
+    def join(self, timeout: float = 5.0) -> Any:
+        """Wait for the child; return its return value or raise what ended it.
+
+        Raises :class:`PeerError` (the target raised), :class:`PeerDied` (a signal or an exit
+        status ended it) or :class:`PeerTimeout` (not done within ``timeout`` s; its process
+        group is then killed and reaped).
+        """
+        if self._outcome is None:
+            self._outcome = self._collect(timeout)
+        kind, value = self._outcome
+        if kind == "ok":
+            return value
+        assert isinstance(value, BaseException)
+        raise value
+
+    def _collect(self, timeout: float) -> tuple[str, object]:
+        deadline = Deadline(timeout, f"peer pid {self.pid} finishing")
+        chunks = []
+        while True:
+            if not select.select([self._result_r], [], [], deadline.remaining())[0]:
+                reap_group(self.pid)
+                self._status = -1
+                self._close_result()
+                return "err", PeerTimeout(
+                    f"peer pid {self.pid} did not finish within {timeout:g} s; "
+                    "killed its process group (SIGTERM, then SIGKILL) and reaped it"
+                )
+            chunk = os.read(self._result_r, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        self._close_result()
+        if not wait_exit(self.pid, max(deadline.remaining(), 1.0)):
+            status = reap_group(self.pid)
+            self._status = status if status is not None else -1
+            note = "; it closed its result pipe but did not exit, so it was killed"
+            return "err", PeerTimeout(f"peer pid {self.pid} did not exit{note}")
+        status = kill_group_and_reap(self.pid)  # also ends grandchildren left in its group
+        self._status = status if status is not None else -1
+        assert status is not None
+        payload = b"".join(chunks)
+        if not payload:
+            note = ""
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
+                note = f" (its own deadline of {self.deadline:g} s expired)"
+            return "err", PeerDied(self.pid, status, note)
+        if payload[:1] == _OK:
+            return "ok", pickle.loads(payload[1:])
+        exc_type, text, blob = pickle.loads(payload[1:])
+        original = pickle.loads(blob) if blob is not None else None
+        return "err", PeerError(self.pid, exc_type, text, original)
+
+    def _close_result(self) -> None:
+        if self._result_r >= 0:
+            os.close(self._result_r)
+            self._result_r = -1
+
+    def close(self) -> None:
+        """Kill the child's group if it is still running, reap it, close the parent's socket."""
+        if self._status is None:
+            status = reap_group(self.pid)
+            self._status = status if status is not None else -1
+        self._close_result()
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def forked_peer(
+    target: Callable[..., object],
+    *args: object,
+    kind: str = "stream",
+    pass_fds: Iterable[int] = (),
+    deadline: float | None = None,
+) -> Iterator[ForkedPeer]:
+    """Fork a peer running ``target(sock, *args)``; kill and reap its group on exit."""
+    peer = ForkedPeer(target, args, kind=kind, pass_fds=pass_fds, deadline=deadline)
+    try:
+        yield peer
+    finally:
+        peer.close()
