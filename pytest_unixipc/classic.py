@@ -21,7 +21,6 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-
 from pytest_unixipc import posix_ipc
 from pytest_unixipc.deadline import Deadline
 from pytest_unixipc.paths import ipc_tmp_dir
