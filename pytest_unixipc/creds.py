@@ -24,14 +24,19 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import itertools
 import os
 import pwd
+import secrets
 import socket
 import struct
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, NamedTuple
+
+from pytest_unixipc.kinds import socket_type
 
 __all__ = [
     "SCM_CREDENTIALS",
@@ -42,12 +47,16 @@ __all__ = [
     "SUN_PATH_OFFSET",
     "SUN_PATH_SIZE",
     "Received",
+    "SocketSet",
     "Ucred",
+    "abstract_name",
     "credentials_cmsg",
     "drop_privileges",
+    "errno_name",
     "fd_is_open",
     "open_fd_count",
     "other_user_ids",
+    "outcome",
     "pack_ucred",
     "peer_credentials",
     "raw_bind",
@@ -306,3 +315,118 @@ def same_open_file(fd_a: int, fd_b: int) -> bool:
     """Whether two descriptors refer to the same file (same st_dev and st_ino, fstat(2))."""
     a, b = os.fstat(fd_a), os.fstat(fd_b)
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+_ERRNO_ALIASES = {errno.EOPNOTSUPP: "EOPNOTSUPP", errno.EAGAIN: "EAGAIN"}
+
+
+def errno_name(err: int | OSError | None) -> str:
+    """The symbolic name of an errno ("EADDRINUSE"), one name per value.
+
+    EOPNOTSUPP/ENOTSUP and EAGAIN/EWOULDBLOCK share values on Linux; the POSIX socket names
+    EOPNOTSUPP and EAGAIN are used.  An OSError without errno gives "no errno".
+    """
+    if isinstance(err, OSError):
+        err = err.errno
+    if err is None:
+        return "no errno"
+    return _ERRNO_ALIASES.get(err) or errno.errorcode.get(err, f"errno {err}")
+
+
+def outcome(func: Callable[..., object], *args: object) -> str:
+    """Call ``func(*args)``: "ok" if it returns, else the errno name of the OSError it raised."""
+    try:
+        func(*args)
+    except OSError as exc:
+        return errno_name(exc)
+    return "ok"
+
+
+_ABSTRACT_COUNTER = itertools.count()
+
+
+def abstract_name(tag: str = "") -> bytes:
+    """A fresh Linux abstract socket name: a NUL byte, then text unique to this process."""
+    unique = f"uxipc-{os.getpid()}-{secrets.token_hex(3)}-{next(_ABSTRACT_COUNTER)}"
+    return b"\0" + (unique + (f"-{tag}" if tag else "")).encode()
+
+
+Address = str | bytes
+
+
+class SocketSet:
+    """AF_UNIX sockets made for one test, closed together on exit.
+
+    Socket files that :meth:`bind` created (pathnames, not abstract names) and paths passed to
+    :meth:`remove_later` are unlinked on exit, so a test leaves nothing behind even when it
+    fails halfway.
+    """
+
+    def __init__(self) -> None:
+        self._socks: list[socket.socket] = []
+        self._paths: list[str | bytes] = []
+
+    def __enter__(self) -> SocketSet:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def adopt(self, sock: socket.socket) -> socket.socket:
+        """Close ``sock`` with the rest (e.g. a socket returned by accept())."""
+        self._socks.append(sock)
+        return sock
+
+    def new(self, kind: str = "stream", *, nonblocking: bool = False) -> socket.socket:
+        """An unbound AF_UNIX socket of ``kind`` ("stream", "dgram", "seqpacket")."""
+        sock = self.adopt(socket.socket(socket.AF_UNIX, socket_type(kind)))
+        if nonblocking:
+            sock.setblocking(False)
+        return sock
+
+    def remove_later(self, path: str | bytes) -> None:
+        """Unlink ``path`` (if it still exists) on exit."""
+        self._paths.append(path)
+
+    def bind(self, sock: socket.socket, address: Address) -> socket.socket:
+        """``sock.bind(address)``; a pathname is unlinked on exit (abstract names vanish alone)."""
+        if address and address[0] not in (0, "\0"):
+            self.remove_later(address)
+        sock.bind(address)
+        return sock
+
+    def bound(self, address: Address, kind: str = "stream") -> socket.socket:
+        """A new socket of ``kind`` bound at ``address``."""
+        return self.bind(self.new(kind), address)
+
+    def listening(self, address: Address, kind: str = "stream", backlog: int = 8) -> socket.socket:
+        """A new socket of ``kind`` bound at ``address`` and listening."""
+        sock = self.bound(address, kind)
+        sock.listen(backlog)
+        return sock
+
+    def connected(
+        self, address: Address, kind: str = "stream", *, nonblocking: bool = False
+    ) -> socket.socket:
+        """A new socket of ``kind`` connected to ``address``."""
+        sock = self.new(kind, nonblocking=nonblocking)
+        sock.connect(address)
+        return sock
+
+    def accept(self, listener: socket.socket) -> socket.socket:
+        """``listener.accept()``; the new socket is closed with the rest."""
+        conn, _ = listener.accept()
+        return self.adopt(conn)
+
+    def close(self) -> None:
+        """Close every socket, then unlink the recorded paths."""
+        while self._socks:
+            self._socks.pop().close()
+        while self._paths:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                os.unlink(self._paths.pop())
