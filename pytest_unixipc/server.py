@@ -1,7 +1,8 @@
 """A listening AF_UNIX server on a fresh path, served by threads (listen(2), accept(2)).
 
-The server is ready when :func:`stream_server` yields: listen() has been called, and
-:func:`~pytest_unixipc.readiness.wait_listening` has seen it accept.  Each connection is served by
+The server is ready when :func:`stream_server` yields: listen() has returned, so connect()
+succeeds (servers in other processes are awaited with
+:func:`~pytest_unixipc.readiness.wait_listening` instead).  Each connection is served by
 ``handler(conn)`` in its own thread (an echo by default).  An exception in a handler is kept and
 re-raised, with its traceback, when the server is stopped.
 """
@@ -18,7 +19,6 @@ from collections.abc import Callable, Iterator
 
 from pytest_unixipc.kinds import socket_type
 from pytest_unixipc.paths import PathAllocator, check_sun_path
-from pytest_unixipc.readiness import wait_listening
 from pytest_unixipc.sockets import unlink_quietly
 
 __all__ = ["Handler", "HandlerError", "StreamServer", "echo_handler", "stream_server"]
@@ -92,14 +92,17 @@ class StreamServer:
         return self._listener
 
     def start(self) -> None:
-        if self.accepting:
-            self._acceptor = threading.Thread(
-                target=self._accept_loop, name=f"unixipc-server:{self.path}", daemon=True
-            )
-            self._acceptor.start()
-        else:
-            return  # listen() without accept(): a probe would sit in the queue
-        wait_listening(self.path, timeout=5.0, kind=self.kind)
+        """Start accepting (unless ``accept=False``).
+
+        No readiness probe is needed: listen(2) has returned, so the kernel already queues
+        connections; a probe would count as a served client and see the handler's writes fail.
+        """
+        if not self.accepting:
+            return
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name=f"unixipc-server:{self.path}", daemon=True
+        )
+        self._acceptor.start()
 
     def connect(self, nonblocking: bool = False, timeout: float | None = 5.0) -> socket.socket:
         """A client socket connected to the server; closed when the server stops."""
