@@ -48,6 +48,7 @@ __all__ = [
     "all_kinds",
     "bound_address",
     "connection_kinds",
+    "count_until_error",
     "dgram_kinds",
     "drain",
     "errno_name",
@@ -451,6 +452,22 @@ def fill(sock: socket.socket, chunk: bytes = b"x", limit: int = FILL_LIMIT) -> t
         count += 1
         sent += n
     raise AssertionError(f"send() never reported a full socket (EAGAIN) within {limit} sends")
+
+
+def count_until_error(
+    func: Callable[..., object], *args: object, limit: int = FILL_LIMIT
+) -> tuple[int, str]:
+    """Call ``func(*args)`` until it raises OSError; (successful calls, errno name).
+
+    For "how many datagrams fit": pass a non-blocking send.  Raises AssertionError if no error
+    comes within ``limit`` calls.
+    """
+    for count in range(limit):
+        try:
+            func(*args)
+        except OSError as exc:
+            return count, errno_name(exc)
+    raise AssertionError(f"{getattr(func, '__name__', func)} never failed within {limit} calls")
 
 
 def drain(sock: socket.socket, bufsize: int = 1 << 20, limit: int = FILL_LIMIT) -> list[bytes]:
