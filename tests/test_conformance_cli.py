@@ -36,6 +36,7 @@ def test_suite_is_found() -> None:
 def test_args_use_the_suite_ini_and_pass_options_through() -> None:
     args = build_args(["-k", "dgram", "-n", "2"], Path("/suite"))
     assert args[:2] == ["-c", "/suite/conformance.ini"]
+    assert "--unixipc-summary=on" in args
     assert args[-4:] == ["-k", "dgram", "-n", "2"]
     assert "/suite" in args
 
