@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import mmap
 import os
 import secrets
@@ -29,17 +30,22 @@ from pytest_unixipc.posix_ipc import MessageQueue, NamedSemaphore, PsharedMutex,
 __all__ = [
     "PIPE_CREATORS",
     "PipeCreator",
+    "PipeEnds",
     "PosixShm",
     "SysVMessageQueue",
     "SysVShmSegment",
+    "errno_name",
     "fifo_pipe",
+    "fill_nonblocking",
     "mqueue_unavailable",
     "named_semaphore",
     "os_pipe",
+    "outcome",
     "posix_mqueue",
     "posix_shm",
     "proc_sys_int",
     "pshared_mutex",
+    "reverse_direction",
     "shared_anon_mapping",
     "sysv_msgqueue",
     "sysv_semaphore_set",
@@ -88,44 +94,84 @@ def wait_sleeping(pid: int, timeout: float, what: str) -> bool:
 
 
 # --------------------------------------------------------------------------- pipes, FIFOs
+def errno_name(exc: OSError) -> str:
+    """``"EAGAIN"``, ``"EPIPE"``, ... for an OSError."""
+    if exc.errno is None:
+        return f"no errno ({exc})"
+    return errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+def outcome(func: Callable[..., object], *args: object) -> str:
+    """Call ``func(*args)``: ``"ok"`` if it returns, else the errno name of its OSError."""
+    try:
+        func(*args)
+    except OSError as exc:
+        return errno_name(exc)
+    return "ok"
+
+
+class PipeEnds:
+    """The two ends of a pipe or FIFO. Close them with :meth:`close_read`/:meth:`close_write`
+    (never ``os.close`` directly), so the creator does not close a reused number later."""
+
+    def __init__(self, r: int, w: int) -> None:
+        self.r = r
+        self.w = w
+        self._open = {r, w}
+
+    def close_read(self) -> None:
+        self._close(self.r)
+
+    def close_write(self) -> None:
+        self._close(self.w)
+
+    def _close(self, fd: int) -> None:
+        if fd in self._open:
+            self._open.discard(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in sorted(self._open):
+            self._close(fd)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.r, self.w))
+
+
 @dataclass(frozen=True)
 class PipeCreator:
-    """How to make a one-way byte channel: ``open()`` yields ``(read fd, write fd)``.
+    """How to make a one-way byte channel: ``open()`` yields :class:`PipeEnds`.
 
     Properties that hold for pipes and FIFOs alike are parametrized over
     :data:`PIPE_CREATORS` (gVisor's PipeCreator idea); the body never knows which made them.
     """
 
     name: str
-    open: Callable[[], contextlib.AbstractContextManager[tuple[int, int]]]
+    open: Callable[[], contextlib.AbstractContextManager[PipeEnds]]
     named: bool
 
     def __str__(self) -> str:
         return self.name
 
 
-def _close_quietly(*fds: int) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
 @contextlib.contextmanager
-def os_pipe() -> Iterator[tuple[int, int]]:
-    """pipe(2) through ``os.pipe()``: ``(read fd, write fd)``, closed on exit if still open."""
+def os_pipe() -> Iterator[PipeEnds]:
+    """pipe(2) through ``os.pipe()`` (looked up at call time); both ends closed on exit."""
     r, w = os.pipe()
+    ends = PipeEnds(r, w)
     try:
-        yield r, w
+        yield ends
     finally:
-        _close_quietly(r, w)
+        ends.close()
 
 
 @contextlib.contextmanager
-def fifo_pipe() -> Iterator[tuple[int, int]]:
-    """A FIFO (mkfifo(3)) in a private directory opened at both ends: ``(read fd, write fd)``.
+def fifo_pipe() -> Iterator[PipeEnds]:
+    """A FIFO (mkfifo(3)) in a private directory opened at both ends.
 
     The read end is opened O_NONBLOCK first (so neither open blocks, fifo(7)) and then made
-    blocking, so both ends behave like a pipe's.
+    blocking, so both ends behave like a pipe's. ``.path`` is not kept: the directory goes on
+    exit.
     """
     with ipc_tmp_dir() as directory:
         path = str(directory / "fifo")
@@ -134,19 +180,64 @@ def fifo_pipe() -> Iterator[tuple[int, int]]:
         try:
             w = os.open(path, os.O_WRONLY)
         except BaseException:
-            _close_quietly(r)
+            os.close(r)
             raise
         os.set_blocking(r, True)
+        ends = PipeEnds(r, w)
         try:
-            yield r, w
+            yield ends
         finally:
-            _close_quietly(r, w)
+            ends.close()
 
 
 PIPE_CREATORS: tuple[PipeCreator, ...] = (
     PipeCreator("pipe", os_pipe, named=False),
     PipeCreator("fifo", fifo_pipe, named=True),
 )
+
+
+def fill_nonblocking(fd: int, chunk: int) -> int:
+    """Write ``chunk``-byte blocks to ``fd`` (made non-blocking for the call) until EAGAIN;
+    return the bytes written. With ``chunk`` <= PIPE_BUF each write is all or nothing."""
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+    total = 0
+    block = b"f" * chunk
+    try:
+        while True:
+            try:
+                total += os.write(fd, block)
+            except BlockingIOError:
+                return total
+    finally:
+        os.set_blocking(fd, was_blocking)
+
+
+def reverse_direction(r: int, w: int) -> str:
+    """Try the channel backwards: write(2) on the read end, then read(2) on the write end.
+
+    ``"EBADF"`` when both fail so (one-way, pipe(2)); ``"bidirectional"`` when the byte
+    written on the read end comes out of the write end (FreeBSD pipes); otherwise a summary.
+    """
+    try:
+        os.write(r, b"<")
+        wrote = "ok"
+    except OSError as exc:
+        wrote = errno_name(exc)
+    was_blocking = os.get_blocking(w)
+    os.set_blocking(w, False)
+    try:
+        got = os.read(w, 16)
+        read = f"read {got!r}"
+    except OSError as exc:
+        got, read = b"", errno_name(exc)
+    finally:
+        os.set_blocking(w, was_blocking)
+    if wrote == "EBADF" and read == "EBADF":
+        return "EBADF"
+    if wrote == "ok" and got == b"<":
+        return "bidirectional"
+    return f"write on read end: {wrote}; read on write end: {read}"
 
 
 # --------------------------------------------------------------------------- shared memory
@@ -192,7 +283,8 @@ def posix_shm(size: int = 0, *, mode: int = 0o600) -> Iterator[PosixShm]:
             os.ftruncate(fd, size)
         yield PosixShm(name, fd)
     finally:
-        _close_quietly(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             posix_ipc.shm_unlink(name)
 
@@ -285,6 +377,7 @@ def sysv_semaphore_set(nsems: int = 1, *, mode: int = 0o600) -> Iterator[int]:
 
 
 # --------------------------------------------------------------------------- message queues
+@functools.cache
 def mqueue_unavailable() -> str | None:
     """Why POSIX message queues cannot be used here, or None when they can.
 
@@ -304,6 +397,7 @@ def mqueue_unavailable() -> str | None:
     return None
 
 
+@functools.cache
 def sysv_unavailable() -> str | None:
     """Why System V IPC cannot be used here (ENOSYS, e.g. a sandbox), or None when it can."""
     try:
