@@ -157,9 +157,8 @@ def test_listener_pending(ipc_record, ipc_tmp_path, creator: str, sock_kind: str
             for s in (listener, client, accepted):
                 if s is not None:
                     s.close()
-    ipc_record.observe(
-        "idle / pending / accepted", [events_text(e) for e in (idle, pending, after)]
-    )
+    states = [events_text(e) for e in (idle, pending, after)]
+    ipc_record.observe("idle / pending / accepted", states)
     assert "POLLIN" not in idle, f"an idle listener polls {events_text(idle)}"
     assert "POLLIN" in pending, f"a listener with a connection pending polls {states[1]}"
     assert "POLLIN" not in after, f"after accept() the listener polls {events_text(after)}"
