@@ -46,6 +46,7 @@ __all__ = [
     "SO_PEERPIDFD",
     "SUN_PATH_OFFSET",
     "SUN_PATH_SIZE",
+    "FdSet",
     "Received",
     "SocketSet",
     "Ucred",
@@ -430,3 +431,68 @@ class SocketSet:
         while self._paths:
             with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 os.unlink(self._paths.pop())
+
+
+class FdSet:
+    """Descriptors owned by one test, closed on exit unless the test closed them already.
+
+    Unlike closing a remembered number "if still open", this never closes a number that was
+    closed and then reused by someone else: :meth:`close` forgets the number at once.
+    """
+
+    def __init__(self) -> None:
+        self._fds: set[int] = set()
+
+    def __enter__(self) -> FdSet:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close_all()
+
+    def __contains__(self, fd: int) -> bool:
+        return fd in self._fds
+
+    def track(self, *fds: int) -> None:
+        """Own ``fds`` (e.g. descriptors that recvmsg() installed)."""
+        self._fds.update(fds)
+
+    def pipe(self) -> tuple[int, int]:
+        """A new pipe (read end, write end), owned."""
+        r, w = os.pipe()
+        self.track(r, w)
+        return r, w
+
+    def open(self, path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
+        """``os.open()``, owned."""
+        fd = os.open(path, flags, mode)
+        self.track(fd)
+        return fd
+
+    def dup(self, fd: int) -> int:
+        """``os.dup()``, owned."""
+        new = os.dup(fd)
+        self.track(new)
+        return new
+
+    def receive(self, sock: socket.socket, bufsize: int = 4096, **kwargs: Any) -> Received:
+        """:func:`recv_ancillary`, owning every descriptor that arrives."""
+        received = recv_ancillary(sock, bufsize, **kwargs)
+        self.track(*received.fds)
+        return received
+
+    def close(self, *fds: int) -> None:
+        """Close ``fds`` now and forget them."""
+        for fd in fds:
+            self._fds.discard(fd)
+            os.close(fd)
+
+    def close_all(self) -> None:
+        """Close every descriptor still owned."""
+        while self._fds:
+            with contextlib.suppress(OSError):
+                os.close(self._fds.pop())
