@@ -98,7 +98,11 @@ def errno_name(exc: OSError) -> str:
     """``"EAGAIN"``, ``"EPIPE"``, ... for an OSError."""
     if exc.errno is None:
         return f"no errno ({exc})"
-    return errno.errorcode.get(exc.errno, str(exc.errno))
+    return _CANONICAL.get(exc.errno) or errno.errorcode.get(exc.errno, str(exc.errno))
+
+
+# Aliases that share a number: use the name the man pages use.
+_CANONICAL = {errno.EDEADLK: "EDEADLK", errno.EAGAIN: "EAGAIN"}
 
 
 def outcome(func: Callable[..., object], *args: object) -> str:
