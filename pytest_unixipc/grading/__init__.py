@@ -1,0 +1,1 @@
+"""Black-box grading of student IPC programs against a role contract."""

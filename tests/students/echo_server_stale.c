@@ -1,0 +1,3 @@
+/* echo-server bug: does not remove a stale socket file before bind() (EADDRINUSE). */
+#define BUG_NO_UNLINK
+#include "echo_server_base.h"
