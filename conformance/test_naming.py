@@ -449,51 +449,7 @@ def test_permissions(ipc_record, socks: SocketSet, ipc_tmp_path: Path, forked_pe
     }
 
 
-# -- addresses: getsockname / getpeername ----------------------------------------------------
-
-
-@pytest.mark.ipc_property("naming.unbound-name", ref="getsockname(2); unix(7) unnamed sockets")
-@pytest.mark.parametrize("kind", SOCKET_KINDS)
-def test_unbound_name(ipc_record, socks: SocketSet, kind: str) -> None:
-    """An unbound socket is unnamed: getsockname() returns only the family, which CPython shows
-    as '' (unix(7): "unnamed ... addrlen is sizeof(sa_family_t)"); macOS may give None."""
-    name = socks.new(kind).getsockname()
-    ipc_record.expect(repr(name), portable="''", linux="''")
-
-
-@pytest.mark.ipc_property("naming.getsockname", ref="getsockname(2); unix(7)")
-@pytest.mark.parametrize("kind", SOCKET_KINDS)
-def test_getsockname(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
-    """getsockname() of a bound socket returns the path given to bind() (getsockname(2))."""
-    name = socks.bound(unix_socket_path, kind).getsockname()
-    ipc_record.observe("getsockname()", name)
-    assert name == unix_socket_path
-
-
-@pytest.mark.ipc_property("naming.getpeername-unconnected", ref="getpeername(2) ENOTCONN")
-@pytest.mark.parametrize("kind", SOCKET_KINDS)
-def test_getpeername_unconnected(
-    ipc_record, socks: SocketSet, unix_socket_path: str, kind: str
-) -> None:
-    """getpeername() of a socket that is not connected fails with ENOTCONN, bound or not
-    (getpeername(2): "The socket is not connected")."""
-    results = {
-        "unbound": outcome(socks.new(kind).getpeername),
-        "bound": outcome(socks.bound(unix_socket_path, kind).getpeername),
-    }
-    ipc_record.observe("getpeername()", results)
-    assert results == {"unbound": "ENOTCONN", "bound": "ENOTCONN"}
-
-
-@pytest.mark.ipc_property("naming.getpeername", ref="getpeername(2); connect(2); unix(7)")
-@pytest.mark.parametrize("kind", SOCKET_KINDS)
-def test_getpeername(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
-    """After connect() by path, getpeername() returns the path of the socket connected to,
-    a listener or a bound datagram socket (getpeername(2))."""
-    server_for(socks, unix_socket_path, kind)
-    peer = socks.connected(unix_socket_path, kind).getpeername()
-    ipc_record.observe("client getpeername()", peer)
-    assert peer == unix_socket_path
+# -- addresses of accepted connections (more in test_sockname.py) ---------------------------
 
 
 @pytest.mark.ipc_property("naming.accepted-names", ref="accept(2); getsockname(2); unix(7)")
