@@ -12,7 +12,6 @@ import socket
 
 import pytest
 
-from pytest_unixipc import forked_peer
 from pytest_unixipc.pair_kinds import PairKind, all_kinds, errno_name, set_socket_timeouts
 
 ALL = all_kinds()
@@ -64,14 +63,14 @@ def _child_echo_upper(sock: socket.socket) -> str:
 
 @pytest.mark.ipc_property("socketpair.fork-exchange", ref="socketpair(2), fork(2)")
 @pytest.mark.parametrize("sock_kind", TYPES)
-def test_fork_exchange(ipc_record, sock_kind: str) -> None:
+def test_fork_exchange(ipc_record, forked_peer, sock_kind: str) -> None:
     """After fork(2), parent and child each hold one end of a socketpair(2) and exchange data
     both ways (socketpair(2); fork(2): the child inherits copies of the descriptors)."""
-    with forked_peer(_child_echo_upper, kind=sock_kind, deadline=10.0) as peer:
-        set_socket_timeouts(peer.sock, 5.0, 5.0)
-        peer.sock.send(b"hello child")
-        reply = peer.sock.recv(256)
-        child_saw = peer.join(timeout=5.0)
+    peer = forked_peer(_child_echo_upper, kind=sock_kind)
+    set_socket_timeouts(peer.sock, 5.0, 5.0)
+    peer.sock.send(b"hello child")
+    reply = peer.sock.recv(256)
+    child_saw = peer.join(timeout=5.0)
     ipc_record.observe("child received", child_saw)
     assert child_saw == "hello child", "the child did not receive the parent's message"
     assert reply == b"HELLO CHILD", f"the parent got {reply!r} back from the child"

@@ -22,6 +22,7 @@ from pytest_unixipc.pair_kinds import (
     bound_address,
     errno_name,
     outcome,
+    reversals,
     set_socket_timeouts,
     stream_kinds,
 )
@@ -133,7 +134,7 @@ def test_any_chunking(ipc_record, ipc_tmp_path, kind: PairKind, chunks, reads) -
 
 
 @pytest.mark.ipc_property("stream.eof-on-close", ref="recv(2), unix(7)")
-@pytest.mark.parametrize("kind", STREAM, ids=str)
+@pytest.mark.parametrize("kind", reversals(STREAM), ids=str)
 def test_eof_on_close(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     """After the peer closes, recv() first returns the data still queued, then 0 (end of file),
     again on every later call (recv(2): "When a stream socket peer has performed an orderly
