@@ -96,8 +96,10 @@ def test_posix_attr_defaults(ipc_record) -> None:
         return
     with posix_mqueue() as mq:
         attr = mq.getattr()
-    flags = os.O_CREAT | os.O_EXCL | os.O_RDWR
-    bad = outcome(lambda: px.MessageQueue(unique_name(), flags, maxmsg=-1, msgsize=64).close())
+    flags, name = os.O_CREAT | os.O_EXCL | os.O_RDWR, unique_name()
+    bad = outcome(lambda: px.MessageQueue(name, flags, maxmsg=-1, msgsize=64).close())
+    with contextlib.suppress(FileNotFoundError):
+        px.mq_unlink(name)  # only if it was wrongly created
     ipc_record.observe("default maxmsg, msgsize", [attr.maxmsg, attr.msgsize])
     for name in ("msg_max", "msgsize_max"):
         value = proc_sys_int(f"fs/mqueue/{name}")
@@ -248,44 +250,45 @@ def test_posix_unlink(ipc_record) -> None:
     assert got == (b"after unlink", 3)
 
 
-def _child_notify_busy_then_send(sock: socket.socket, name: str, signo: int) -> str:
-    with _opened(name, os.O_WRONLY) as mq:
-        busy = outcome(mq.notify, signo)
-        mq.send(b"wake", 1)
-    return busy
+def _child_notified(sock: socket.socket, name: str) -> tuple[bool, str]:
+    """Registers for notification (single-threaded, so a blocked signal stays pending)."""
+    signo = signal.SIGUSR2
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signo})
+    with _opened(name, os.O_RDONLY) as mq:
+        mq.notify(signo)
+        sock.sendall(b"n")
+        info = signal.sigtimedwait({signo}, TIMEOUT)
+        if info is None:
+            raise AssertionError(f"no {signo.name} within {TIMEOUT} s of the message arriving")
+        again = outcome(mq.notify, signo)
+        mq.notify(None)
+    return info.si_pid == os.getppid(), again
 
 
 @pytest.mark.ipc_property("mq.posix-notify", ref="mq_notify(3)")
 def test_posix_notify(ipc_record) -> None:
-    """mq_notify() registers one process per queue: another process's registration fails with
-    EBUSY; a message arriving in the empty queue sends the registered signal (si_code
-    SI_MESGQ, si_pid the sender), and the registration is then removed, so it can be made
-    again (mq_notify(3): "Only one process can be registered"; "EBUSY Another process has
-    already registered"; "After notification occurs, the notification registration is
-    removed"; open POSIX mq_notify/1-5, LTP mq_notify01)."""
+    """mq_notify() registers one process per queue: a second process's registration fails
+    with EBUSY; a message arriving in the empty queue sends the registered process its signal
+    (si_pid is the sender), and the registration is then removed, so it can be made again
+    (mq_notify(3): "Only one process can be registered to receive notification from a message
+    queue"; "EBUSY Another process has already registered"; "After notification occurs, the
+    notification registration is removed"; open POSIX mq_notify/1-5, LTP mq_notify01). The
+    registered process is a forked child: single-threaded, it can keep the signal blocked and
+    collect it with sigtimedwait()."""
     if _no_posix_mq(ipc_record):
         return
-    signo = signal.SIGUSR2
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signo})
-    try:
-        with posix_mqueue(maxmsg=2, msgsize=16) as mq:
-            mq.notify(signo)
-            with forked_peer(_child_notify_busy_then_send, mq.name, signo) as peer:
-                busy = peer.join(timeout=TIMEOUT)
-                sender = peer.pid
-            info = signal.sigtimedwait({signo}, TIMEOUT)
-            again = outcome(mq.notify, signo)
-            mq.notify(None)
-            mq.receive(16)
-    finally:
-        while signal.sigtimedwait({signo}, 0) is not None:  # never unblock with one pending
-            pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    ipc_record.observe("other process registering", busy)
+    with (
+        posix_mqueue(maxmsg=2, msgsize=16) as mq,
+        forked_peer(_child_notified, mq.name) as peer,
+    ):
+        wait_readable(peer.sock.fileno(), TIMEOUT, "the child registering with mq_notify()")
+        peer.sock.recv(1)
+        busy = outcome(mq.notify, signal.SIGUSR2)
+        mq.send(b"wake", 1)
+        from_sender, again = peer.join(timeout=TIMEOUT)
+    ipc_record.observe("second registration, re-registration after firing", [busy, again])
     assert busy == "EBUSY"
-    assert info is not None, f"no {signo.name} within {TIMEOUT} s of the message arriving"
-    ipc_record.observe("si_code, si_pid is sender", [info.si_code, info.si_pid == sender])
-    assert info.si_pid == sender
+    assert from_sender, "the notification's si_pid is not the sending process"
     assert again == "ok", f"registering again after the notification gave {again}"
 
 
