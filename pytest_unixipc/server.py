@@ -13,6 +13,7 @@ import contextlib
 import os
 import select
 import socket
+import struct
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -43,6 +44,29 @@ def echo_handler(conn: socket.socket) -> None:
             conn.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             return
+
+
+def _connect_waiting(sock: socket.socket, path: str, timeout: float | None) -> None:
+    """A blocking connect() bounded by SO_SNDTIMEO (socket(7)).
+
+    Python's timeout mode makes the socket non-blocking, and a non-blocking AF_UNIX connect()
+    to a listener whose queue is full fails at once with EAGAIN (unix(7)) instead of waiting.
+    A blocking connect() waits for room, for at most SO_SNDTIMEO on Linux.
+    """
+    if timeout is not None:
+        seconds = max(timeout, 1e-6)  # SO_SNDTIMEO of zero means "wait forever"
+        whole = int(seconds)
+        timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    try:
+        sock.connect(path)
+    except BlockingIOError:
+        raise TimeoutError(
+            f"connect to {path!r} did not complete within {timeout} s: its listen queue stayed full"
+        ) from None
+    finally:
+        if timeout is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 0))
 
 
 class HandlerError(AssertionError):
@@ -113,14 +137,19 @@ class StreamServer:
         self._acceptor.start()
 
     def connect(self, nonblocking: bool = False, timeout: float | None = 5.0) -> socket.socket:
-        """A client socket connected to the server; closed when the server stops."""
+        """A client socket connected to the server; closed when the server stops.
+
+        Unless ``nonblocking``, connect() waits up to ``timeout`` s for room in a full listen
+        queue, then raises TimeoutError; later operations use ``timeout`` (settimeout()).
+        """
         sock = socket.socket(socket.AF_UNIX, self._type)
         try:
             if nonblocking:
                 sock.setblocking(False)
+                sock.connect(self.path)
             else:
+                _connect_waiting(sock, self.path, timeout)
                 sock.settimeout(timeout)
-            sock.connect(self.path)
         except BaseException:
             sock.close()
             raise
