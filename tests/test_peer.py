@@ -1,0 +1,339 @@
+"""The forked peer (pytest_unixipc.peer) used directly as a context manager.
+
+These fork from the pytest process itself, which is what the context manager is for (hypothesis
+tests, scripts); the fixture, pytest-timeout and xdist are covered by test_fixtures_pytester.py.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_unixipc import PeerDied, PeerError, PeerTimeout, forked_peer
+from pytest_unixipc.leaks import list_children
+
+LINUX = sys.platform.startswith("linux")
+
+
+def exited(pidfd: int, timeout: float) -> bool:
+    """Has the process behind ``pidfd`` exited (within ``timeout`` s)?"""
+    return bool(select.select([pidfd], [], [], timeout)[0])
+
+
+def block_forever(sock: socket.socket) -> None:
+    r, _w = os.pipe()
+    select.select([r], [], [])  # only a signal ends this
+
+
+def assert_reaped(pid: int) -> None:
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert pid not in list_children()
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        os.close(fd)
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def test_return_value_and_arguments() -> None:
+    def target(sock: socket.socket, a: int, b: str) -> tuple[int, str, bytes]:
+        return a * 2, b.upper(), sock.recv(5)
+
+    with forked_peer(target, 21, "x") as peer:
+        peer.sock.sendall(b"hello")
+        assert peer.join(timeout=10) == (42, "X", b"hello")
+        assert peer.join() == (42, "X", b"hello")  # the outcome is kept
+        assert peer.exited
+    assert_reaped(peer.pid)
+    assert peer.sock.fileno() == -1
+
+
+@pytest.mark.parametrize(
+    ("kind", "sock_type"),
+    [
+        ("stream", socket.SOCK_STREAM),
+        ("dgram", socket.SOCK_DGRAM),
+        ("seqpacket", socket.SOCK_SEQPACKET),
+    ],
+)
+def test_kinds(kind: str, sock_type: int) -> None:
+    with forked_peer(lambda sock: (sock.type, sock.recv(64)), kind=kind) as peer:
+        assert peer.sock.type == sock_type
+        peer.sock.send(b"msg")
+        assert peer.join(timeout=10) == (sock_type, b"msg")
+
+
+def test_exception_travels_with_its_traceback() -> None:
+    def nested_failure(sock: socket.socket) -> None:
+        raise ValueError("bad value 42")
+
+    with forked_peer(nested_failure) as peer, pytest.raises(PeerError) as raised:
+        peer.join(timeout=10)
+    error = raised.value
+    assert isinstance(error, AssertionError)
+    assert error.pid == peer.pid
+    assert error.exc_type == "ValueError"
+    assert isinstance(error.exception, ValueError)
+    assert error.exception.args == ("bad value 42",)
+    text = str(error)
+    assert text.startswith(f"peer pid {peer.pid} raised ValueError; child traceback:")
+    assert "Traceback (most recent call last):" in text
+    assert "in nested_failure" in text
+    assert "ValueError: bad value 42" in text
+
+
+def test_unpicklable_exception_travels_as_text() -> None:
+    class Local(Exception):  # a local class cannot be pickled
+        pass
+
+    def target(sock: socket.socket) -> None:
+        raise Local("only as text")
+
+    with forked_peer(target) as peer, pytest.raises(PeerError, match="only as text") as raised:
+        peer.join(timeout=10)
+    assert raised.value.exception is None
+    assert "Local" in raised.value.exc_type
+
+
+def test_unpicklable_return_value_is_a_clear_error() -> None:
+    with forked_peer(lambda sock: lambda: 1) as peer, pytest.raises(PeerError) as raised:
+        peer.join(timeout=10)
+    assert "the peer's return value of type function cannot be pickled" in str(raised.value)
+    assert raised.value.exc_type == "TypeError"
+
+
+def test_system_exit_in_the_target_is_reported_not_obeyed() -> None:
+    with (
+        forked_peer(lambda sock: sys.exit(5)) as peer,
+        pytest.raises(PeerError, match="SystemExit"),
+    ):
+        peer.join(timeout=10)
+
+
+# -- deaths --------------------------------------------------------------------------------------
+
+
+def test_death_by_sigpipe_is_named() -> None:
+    def write_to_a_closed_peer(sock: socket.socket) -> None:
+        sock.recv(1)  # EOF once the parent has closed its end
+        sock.sendall(b"x")  # stream: EPIPE and SIGPIPE, whose default action kills
+
+    with forked_peer(write_to_a_closed_peer) as peer:
+        peer.sock.close()
+        with pytest.raises(PeerDied) as raised:
+            peer.join(timeout=10)
+    assert raised.value.signal == signal.SIGPIPE
+    assert raised.value.exitcode is None
+    assert str(raised.value) == f"peer pid {peer.pid} killed by SIGPIPE"
+
+
+def test_exit_status_is_reported() -> None:
+    with forked_peer(lambda sock: os._exit(3)) as peer, pytest.raises(PeerDied) as raised:
+        peer.join(timeout=10)
+    assert (raised.value.exitcode, raised.value.signal) == (3, None)
+    assert "exited with status 3 without returning a result" in str(raised.value)
+
+
+def test_own_deadline_ends_a_stuck_peer() -> None:
+    with forked_peer(block_forever, deadline=0.2) as peer, pytest.raises(PeerDied) as raised:
+        peer.join(timeout=30)
+    assert raised.value.signal == signal.SIGALRM
+    assert str(raised.value).endswith("killed by SIGALRM (its own deadline of 0.2 s expired)")
+
+
+def test_join_timeout_kills_and_reaps_the_peer() -> None:
+    with forked_peer(block_forever, deadline=60) as peer:
+        started = time.monotonic()
+        with pytest.raises(PeerTimeout) as raised:
+            peer.join(timeout=0.1)
+        assert time.monotonic() - started < 5
+        assert_reaped(peer.pid)
+        assert (
+            f"peer pid {peer.pid} did not finish within 0.1 s; killed its process group "
+            "(SIGTERM, then SIGKILL) and reaped it"
+        ) == str(raised.value)
+        with pytest.raises(PeerTimeout):
+            peer.join()  # the same outcome again, no second wait
+
+
+def test_exit_kills_a_running_peer_and_its_group() -> None:
+    """The group goes, grandchildren included, and the peer is reaped."""
+
+    def spawn_grandchild(sock: socket.socket) -> None:
+        pid = os.fork()
+        if pid == 0:
+            block_forever(sock)
+        sock.sendall(str(pid).encode())
+        block_forever(sock)
+
+    with forked_peer(spawn_grandchild, deadline=60) as peer:
+        grandchild = int(peer.sock.recv(32))
+        assert os.getpgid(grandchild) == peer.pid
+        pidfd = os.pidfd_open(grandchild) if hasattr(os, "pidfd_open") else None
+    try:
+        assert_reaped(peer.pid)
+        if pidfd is not None:
+            assert exited(pidfd, 5.0), "the grandchild outlived the peer's teardown"
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def test_exit_reaps_a_peer_that_already_ended() -> None:
+    with forked_peer(lambda sock: None) as peer:
+        assert peer.sock.recv(1) == b""  # its end closed: it is exiting
+    assert_reaped(peer.pid)
+
+
+# -- what the child gets --------------------------------------------------------------------------
+
+
+def test_child_environment(pipe: tuple[int, int]) -> None:
+    """Own process group, default dispositions, empty signal mask, stdin /dev/null, and no
+    descriptors but its socket, stdio, a private result pipe and pass_fds."""
+    unrelated_r, passed_w = pipe
+
+    def inspect(sock: socket.socket) -> dict[str, object]:
+        os.write(passed_w, b"passed")
+        try:
+            os.fstat(unrelated_r)
+            unrelated_open = True
+        except OSError:
+            unrelated_open = False
+        devnull = os.stat(os.devnull)
+        stdin = os.fstat(0)
+        return {
+            "pgid": os.getpgid(0),
+            "handlers": {
+                signal.Signals(s).name: signal.getsignal(s) == signal.SIG_DFL
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGALRM)
+            },
+            "mask": signal.pthread_sigmask(signal.SIG_BLOCK, []),
+            "stdin_is_devnull": (stdin.st_dev, stdin.st_ino) == (devnull.st_dev, devnull.st_ino),
+            "unrelated_open": unrelated_open,
+            "fds": sorted(int(fd) for fd in os.listdir("/dev/fd")),
+            "sock": sock.fileno(),
+            "itimer": signal.getitimer(signal.ITIMER_REAL)[0],
+        }
+
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    try:
+        with forked_peer(inspect, pass_fds=[passed_w], deadline=20) as peer:
+            info = peer.join(timeout=10)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    assert os.read(unrelated_r, 6) == b"passed"
+    assert info["pgid"] == peer.pid != os.getpgid(0)
+    assert info["handlers"] == {"SIGINT": True, "SIGTERM": True, "SIGPIPE": True, "SIGALRM": True}
+    assert info["mask"] == set()
+    assert info["stdin_is_devnull"]
+    assert not info["unrelated_open"]
+    # stdio, the socket, the passed fd, the result pipe, and the fd listing /dev/fd itself
+    assert {0, 1, 2, info["sock"], passed_w} <= set(info["fds"])
+    assert len(info["fds"]) <= 7, info["fds"]
+    assert 0 < info["itimer"] <= 20
+
+
+def test_socket_arguments_stay_open_in_the_child() -> None:
+    extra_a, extra_b = socket.socketpair()
+    with extra_a, extra_b:
+        with forked_peer(lambda sock, other: other.send(b"via arg"), extra_b) as peer:
+            assert peer.join(timeout=10) == 7
+        assert extra_a.recv(16) == b"via arg"
+
+
+@pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux only")
+def test_child_has_parent_death_signal() -> None:
+    def pdeathsig(sock: socket.socket) -> int:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        value = ctypes.c_int(-1)
+        libc.prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
+        return value.value
+
+    with forked_peer(pdeathsig) as peer:
+        assert peer.join(timeout=10) == signal.SIGKILL
+
+
+def test_child_runs_no_atexit_handler_and_repeats_no_buffered_output() -> None:
+    """The child never runs the parent's atexit handlers or flushes its buffers a second time
+    (a separate interpreter, so this test's process keeps its own atexit list)."""
+    code = textwrap.dedent(
+        """
+        import atexit, os, sys
+        from pytest_unixipc import forked_peer
+        atexit.register(lambda: print(f"atexit in {os.getpid()}", flush=True))
+        sys.stdout.write("buffered before fork;")  # a pipe: block-buffered, not yet written
+        def child(sock):
+            print("child output", flush=True)
+            return os.getpid()
+        with forked_peer(child) as peer:
+            pid = peer.join(timeout=10)
+        print(f"parent {os.getpid()} child {pid}")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.count("buffered before fork;") == 1, out
+    assert out.count("child output") == 1, out
+    assert out.count("atexit in") == 1, out
+    parent = out.split("parent ")[1].split()[0]
+    assert f"atexit in {parent}" in out
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"kind": "raw"}, ValueError, "expected one of stream, dgram, seqpacket"),
+        ({"deadline": 0}, ValueError, "a peer deadline must be positive"),
+    ],
+)
+def test_bad_arguments_fork_nothing(kwargs: dict[str, object], error: type, message: str) -> None:
+    before = list_children()
+    with pytest.raises(error, match=message), forked_peer(block_forever, **kwargs):  # type: ignore[arg-type]
+        pytest.fail("the body must not run")
+    assert list_children() == before
+
+
+def test_target_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="needs a callable target, got str"), forked_peer("x"):  # type: ignore[arg-type]
+        pytest.fail("the body must not run")
+
+
+# -- hypothesis ------------------------------------------------------------------------------------
+
+
+def echo_once(sock: socket.socket) -> bytes:
+    return sock.recv(1 << 16)
+
+
+@settings(max_examples=20, deadline=None)
+@given(payload=st.binary(min_size=1, max_size=4096), kind=st.sampled_from(["dgram", "seqpacket"]))
+def test_round_trip_under_hypothesis(payload: bytes, kind: str) -> None:
+    with forked_peer(echo_once, kind=kind) as peer:
+        peer.sock.send(payload)
+        assert peer.join(timeout=10) == payload
+    assert_reaped(peer.pid)
