@@ -82,7 +82,7 @@ def pending(listener: socket.socket) -> bool:
 def test_queue(ipc_record, stream_server_factory, kind: str) -> None:
     """With listen(N) and no accept(), only a bounded number of connects complete (listen(2):
     backlog "defines the maximum length to which the queue of pending connections ... may
-    grow"); Linux AF_UNIX lets N + 1 wait (the check is "queue length > backlog")."""
+    grow"); Linux AF_UNIX lets N + 1 wait (it refuses only once the queue is longer than N)."""
     counts = {}
     for backlog in BACKLOGS:
         server = stream_server_factory(kind=kind, backlog=backlog, accept=False)
@@ -117,9 +117,10 @@ def _blocking_connect(socks: SocketSet, path: str, kind: str) -> str:
 @pytest.mark.parametrize("kind", CONNECTION_KINDS)
 def test_overflow(ipc_record, socks: SocketSet, stream_server_factory, kind: str) -> None:
     """The next connect beyond a full listen queue: Linux AF_UNIX blocks, or fails with EAGAIN
-    when non-blocking (unix(7), connect(2) EAGAIN "insufficient entries in the routing cache"
-    is the generic text); the BSDs and macOS refuse with ECONNREFUSED, which is also what the
-    course notes claim.  The report shows which the platform does."""
+    when non-blocking (connect(2): "For nonblocking UNIX domain sockets, the socket is
+    nonblocking, and the connection cannot be completed immediately"); the BSDs and macOS
+    refuse with ECONNREFUSED, which is also what the course notes claim.  The report shows
+    which the platform does; the blocking connect() is bounded with SO_SNDTIMEO."""
     server = stream_server_factory(kind=kind, backlog=1, accept=False)
     completed, nonblocking = fill_queue(server)
     blocking = _blocking_connect(socks, server.path, kind)
@@ -287,8 +288,9 @@ def test_accept_nonblocking(ipc_record, socks: SocketSet, unix_socket_path: str,
 @pytest.mark.parametrize("kind", CONNECTION_KINDS)
 def test_send_before_accept(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
     """A client may send as soon as connect() returns, while its connection still waits in the
-    listen queue; accept() then returns a socket with the data already readable (unix(7): the
-    connection is established at connect())."""
+    listen queue; accept() then returns a socket with the data already readable (on AF_UNIX
+    connect() completes without the server; FreeBSD's send_before_accept test calls this an
+    "undocumented feature")."""
     listener = socks.listening(unix_socket_path, kind)
     client = socks.connected(unix_socket_path, kind)
     client.sendall(b"early")

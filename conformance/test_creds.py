@@ -100,8 +100,8 @@ def _connect_and_report(sock: socket.socket, path: str) -> tuple[int, Ucred]:
 def test_peercred(ipc_record, socks: SocketSet, unix_socket_path: str, forked_peer) -> None:
     """SO_PEERCRED reports the peer's pid, uid and gid: on the accepted socket those of the
     process that called connect(), on the client those of the process that called listen()
-    (unix(7): "the credentials that were in effect at the time of the call to connect(2) or
-    listen(2)")."""
+    (unix(7) SO_PEERCRED: "The returned credentials are those that were in effect at the time
+    of the call to connect(2), listen(2), or socketpair(2)")."""
     listener = socks.listening(unix_socket_path)
     listener.settimeout(WAIT)
     peer = forked_peer(_connect_and_report, unix_socket_path)
@@ -124,8 +124,8 @@ def _report_peercred(sock: socket.socket) -> tuple[int, Ucred]:
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_peercred_socketpair(ipc_record, forked_peer, kind: str) -> None:
     """On a socketpair SO_PEERCRED names the process that called socketpair(), for both ends,
-    even after one end moved to a forked child (unix(7): credentials "in effect at the time of
-    the call to ... socketpair(2)"; GV GetPeerCred)."""
+    even after one end moved to a forked child (unix(7) SO_PEERCRED: the credentials in
+    effect at the time of the call to socketpair(2); GV GetPeerCred)."""
     peer = forked_peer(_report_peercred, kind=kind)
     child_pid, child_view = peer.join(WAIT)
     parent_view = peer_credentials(peer.sock)
@@ -234,10 +234,11 @@ def _kernel_at_least(major: int, minor: int) -> bool:
         return False
 
 
-@pytest.mark.ipc_property("creds.peerpidfd", ref="unix(7) SO_PEERPIDFD; pidfd_open(2)")
+@pytest.mark.ipc_property("creds.peerpidfd", ref="SO_PEERPIDFD (Linux 6.5); pidfd_open(2)")
 def test_peerpidfd(ipc_record, fds: FdSet, forked_peer) -> None:
     """(Linux >= 6.5) SO_PEERPIDFD returns a pidfd for the peer process, which names the same
-    pid as SO_PEERCRED (unix(7) SO_PEERPIDFD; Linux selftest scm_pidfd)."""
+    pid as SO_PEERCRED (added in Linux 6.5 next to SO_PEERCRED; the /proc fdinfo "Pid:" line
+    of a pidfd, pidfd_open(2); Linux selftest scm_pidfd)."""
     peer = forked_peer(_report_peercred)
     child_pid, _ = peer.join(WAIT)
     try:
@@ -274,7 +275,8 @@ def _send_plain(sock: socket.socket, kind: str, count: int) -> int:
 def test_scm_credentials(ipc_record, forked_peer, kind: str) -> None:
     """(Linux) With SO_PASSCRED on the receiver every message arrives with an SCM_CREDENTIALS
     control message naming the sender's pid, uid and gid, although the sender attached none
-    (unix(7): "enables receiving of the credentials of the sending process")."""
+    (unix(7) SO_PASSCRED: "causes receipt of the credentials of the sending process in an
+    SCM_CREDENTIALS ancillary message in each subsequently received message")."""
     peer = forked_peer(_send_plain, kind, 3, kind=kind)
     peer.sock.settimeout(WAIT)
     enabled = passcred(peer.sock)
@@ -320,7 +322,8 @@ def _claim(forked_peer, claim: str, uid: int, gid: int) -> tuple[dict[str, objec
 @pytest.mark.ipc_property("creds.send-own", ref="unix(7) SCM_CREDENTIALS")
 def test_send_own(ipc_record, forked_peer) -> None:
     """(Linux) Any process may attach SCM_CREDENTIALS with its own pid, uid and gid, and the
-    receiver gets exactly them (unix(7): "the sender may specify ... its own values"); here the
+    receiver gets exactly them (unix(7) SCM_CREDENTIALS: "The sender must specify its own
+    process ID", user ID and group ID unless privileged); here the
     sender runs unprivileged (as nobody when the suite runs as root)."""
     uid, gid = _nobody()
     sent, creds = _claim(forked_peer, "own", uid, gid)
@@ -336,8 +339,9 @@ def test_send_own(ipc_record, forked_peer) -> None:
 @pytest.mark.ipc_property("creds.forged-pid", ref="unix(7) SCM_CREDENTIALS: EPERM")
 def test_forged_pid(ipc_record, forked_peer) -> None:
     """(Linux) An unprivileged sender that claims another process's pid in SCM_CREDENTIALS
-    fails with EPERM (unix(7): only a process with CAP_SYS_ADMIN may specify "a value that
-    does not match its own"); the sender runs as nobody when the suite runs as root."""
+    fails with EPERM (unix(7) SCM_CREDENTIALS: the sender must specify its own process ID
+    "unless it has the capability CAP_SYS_ADMIN"; EPERM "The sender passed invalid credentials
+    in the struct ucred"); the sender runs as nobody when the suite runs as root."""
     uid, gid = _nobody()
     sent, _creds = _claim(forked_peer, "parent", uid, gid)
     ipc_record.observe("sender", sent)

@@ -113,8 +113,8 @@ def test_scm_rights(ipc_record, fds: FdSet, fd_channel) -> None:
 @pytest.mark.ipc_property("fdpass.socket-types", ref="unix(7) SCM_RIGHTS")
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_socket_types(ipc_record, fds: FdSet, pair, kind: str) -> None:
-    """Descriptors pass over stream, datagram and seqpacket sockets alike (unix(7): ancillary
-    data is supported by all AF_UNIX socket types)."""
+    """Descriptors pass over stream, datagram and seqpacket sockets alike (unix(7) describes
+    SCM_RIGHTS for every AF_UNIX socket type; LTP sendmsg01, Linux selftest scm_rights)."""
     a, b = pair(kind)
     r, w = fds.pipe()
     send_rights(a, [w])
@@ -131,7 +131,8 @@ def test_socket_types(ipc_record, fds: FdSet, pair, kind: str) -> None:
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_needs_data(ipc_record, fds: FdSet, pair, kind: str) -> None:
     """On a stream socket SCM_RIGHTS sent with zero bytes of data is not delivered on Linux
-    (sendmsg() returns 0 and nothing is queued; send at least one byte, unix(7)); datagram and
+    (sendmsg() returns 0 and nothing is queued; unix(7): "you need to send or receive at least
+    one byte of nonancillary data in the same sendmsg(2) or recvmsg(2) call"); datagram and
     seqpacket sockets deliver an empty message with the descriptors; FreeBSD delivers them on
     a stream too."""
     a, b = pair(kind)
@@ -162,8 +163,9 @@ def test_needs_data(ipc_record, fds: FdSet, pair, kind: str) -> None:
 def test_same_open_file(ipc_record, fds: FdSet, pair, ipc_tmp_path: Path) -> None:
     """Sender's and receiver's descriptors share one open file description: the file offset
     and the status flags (O_APPEND, O_NONBLOCK) set through one are seen through the other,
-    while the descriptor flag FD_CLOEXEC is per descriptor (unix(7): "as though they had been
-    created with dup(2)"; dup(2))."""
+    while the descriptor flag FD_CLOEXEC is per descriptor (unix(7) SCM_RIGHTS: "equivalent to
+    duplicating (dup(2)) a file descriptor into the file descriptor table of another process";
+    dup(2))."""
     a, b = pair()
     path = ipc_tmp_path / "shared"
     fd = fds.open(path, os.O_RDWR | os.O_CREAT)
@@ -428,8 +430,9 @@ def test_cmsg_cloexec(ipc_record, fds: FdSet, pair) -> None:
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_ctrunc(ipc_record, fds: FdSet, pair, kind: str) -> None:
     """Too small a control buffer sets MSG_CTRUNC; the descriptors that did not fit are closed,
-    not leaked (unix(7): "If the buffer ... is too small ... the excess file descriptors are
-    automatically closed"): the process gains only the delivered ones, and once those are
+    not leaked (unix(7): if the buffer "is too small (or is absent), then the ancillary data is
+    truncated (or discarded) and the excess file descriptors are automatically closed in the
+    receiving process"): the process gains only the delivered ones, and once those are
     closed the pipe whose write ends were sent reports EOF."""
     a, b = pair(kind)
     r, w = fds.pipe()
@@ -490,8 +493,8 @@ def test_read_discards(ipc_record, fds: FdSet, pair, kind: str) -> None:
 def test_stream_read_stops(ipc_record, fds: FdSet, pair) -> None:
     """On a stream, one read never goes past a send that carried descriptors: data before it
     may merge into the read that returns the descriptors, data after it comes in the next
-    read (unix(7): ancillary data "is received together with the first byte of the
-    following data"; GV ReadsNotCoalescedAfterFDPass)."""
+    read (the descriptors are attached to the bytes of their send; gVisor's
+    ReadsNotCoalescedAfterFDPass and FDPassPartialRead assert the same of Linux)."""
     a, b = pair("stream")
     r, _w = fds.pipe()
     a.send(b"1")
@@ -551,7 +554,8 @@ def _largest_passable(a: socket.socket, b: socket.socket, fd: int, fds: FdSet) -
 @pytest.mark.ipc_property("fdpass.max-fds", ref="unix(7) SCM_MAX_FD")
 def test_max_fds(ipc_record, fds: FdSet, pair) -> None:
     """The number of descriptors in one message is bounded: Linux SCM_MAX_FD is 253 and one
-    more fails with EINVAL (unix(7): "The kernel constant SCM_MAX_FD defines a limit"); the
+    more fails with EINVAL (unix(7): "Attempting to send an array larger than this limit causes
+    sendmsg(2) to fail with the error EINVAL. SCM_MAX_FD has the value 253"); the
     FreeBSD limit depends on the buffer size and gives EMSGSIZE (FB send_a_lot)."""
     a, b = pair()
     r, _w = fds.pipe()
@@ -580,7 +584,8 @@ def _receive_over_rlimit(sock: socket.socket, spare: int) -> dict[str, object]:
 @pytest.mark.ipc_property("fdpass.rlimit-nofile", ref="recvmsg(2) MSG_CTRUNC; getrlimit(2)")
 def test_rlimit_nofile(ipc_record, fds: FdSet, forked_peer) -> None:
     """A receiver that may not open as many descriptors as a message carries (RLIMIT_NOFILE)
-    gets the data and as many descriptors as fit, with MSG_CTRUNC, on Linux; FreeBSD fails
+    gets the data and as many descriptors as fit, with MSG_CTRUNC, on Linux (unix(7): "the
+    excess file descriptors are automatically closed in the receiving process"); FreeBSD fails
     recvmsg() with EMSGSIZE (FB send_a_lot)."""
     r, _w = fds.pipe()
     peer = forked_peer(_receive_over_rlimit, 3)

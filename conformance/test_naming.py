@@ -64,7 +64,7 @@ def path_of_length(directory: Path, length: int) -> bytes:
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_socket_file(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
     """bind() of a pathname creates a filesystem entry of type S_IFSOCK at that path (unix(7):
-    "the socket is bound to a filesystem pathname ... created in the filesystem")."""
+    sockets can be "bound to a filesystem pathname (marked as being of type socket)")."""
     assert not os.path.lexists(unix_socket_path)
     socks.bound(unix_socket_path, kind)
     st = os.lstat(unix_socket_path)
@@ -74,9 +74,9 @@ def test_socket_file(ipc_record, socks: SocketSet, unix_socket_path: str, kind: 
 
 @pytest.mark.ipc_property("naming.umask", ref="unix(7) Pathname socket ownership and permissions")
 def test_umask(ipc_record, socks: SocketSet, unix_socket_path: str) -> None:
-    """The socket file's permission bits are 0777 masked by the process umask, and its owner is
-    the binding process's effective uid (unix(7): "the new socket ... is created with ...
-    permissions ... as modified by the process umask")."""
+    """The socket file's permission bits are 0777 masked by the process umask, as for any file a
+    system call creates (umask(2)), and its owner is the binding process's effective uid
+    (unix(7) "Pathname socket ownership and permissions")."""
     old = os.umask(0o027)
     try:
         socks.bound(unix_socket_path)
@@ -125,8 +125,8 @@ def test_unlink_rebind(ipc_record, socks: SocketSet, unix_socket_path: str, kind
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
 def test_close_keeps_file(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
     """Closing a bound socket does not remove its socket file; the program must unlink it
-    (unix(7): "Binding to a socket with a filename creates a socket in the filesystem that must
-    be deleted by the caller when it is no longer needed")."""
+    (unix(7) NOTES: binding "creates a socket in the filesystem that must be deleted by the
+    caller when it is no longer needed (using unlink(2))")."""
     socks.bound(unix_socket_path, kind).close()
     kept = os.path.lexists(unix_socket_path)
     ipc_record.observe("file after close()", "present" if kept else "removed")
@@ -201,7 +201,8 @@ def test_open_socket_file(ipc_record, socks: SocketSet, unix_socket_path: str) -
 @pytest.mark.ipc_property("naming.after-nul", ref="unix(7) pathname sockets; GV AddressAfterNull")
 def test_after_nul(ipc_record, socks: SocketSet, ipc_tmp_path: Path) -> None:
     """In a pathname address the name ends at the first NUL: bytes after it are ignored, so
-    "p\\0junk" binds "p" and then collides with it (unix(7): "sun_path ... null-terminated")."""
+    "p\\0junk" binds "p" and then collides with it (unix(7): a pathname socket is bound to "a
+    null-terminated filesystem pathname"; GV AddressAfterNull)."""
     path = os.fsencode(ipc_tmp_path / "p")
     socks.remove_later(path)
     socks.new().bind(path + b"\0junk")
@@ -240,10 +241,11 @@ def _longest(bind_ok: object, directory: Path, start: int, floor: int) -> int:
 @pytest.mark.ipc_property("naming.path-too-long", ref="unix(7) Address format; POSIX bind() EINVAL")
 def test_path_too_long(ipc_record, socks: SocketSet, ipc_tmp_path: Path) -> None:
     """A path longer than sun_path (108 bytes on Linux, 104 on the BSDs and macOS) is refused:
-    the kernel gives EINVAL for an address longer than struct sockaddr_un (POSIX bind():
-    "address_len ... not a valid length"); CPython refuses more than sizeof(sun_path) - 1 bytes
-    itself with an OSError that has no errno; no platform gives ENAMETOOLONG.  The longest
-    length works; Linux takes a sun_path-filling path without NUL through a raw address."""
+    the kernel gives EINVAL for an address longer than struct sockaddr_un (POSIX bind(): "The
+    address_len argument is not a valid length for the address family"); CPython refuses more
+    than sizeof(sun_path) - 1 bytes itself with an OSError that has no errno; no platform gives
+    ENAMETOOLONG.  The longest length works; Linux takes a sun_path-filling path without NUL
+    through a raw address (unix(7) BUGS)."""
 
     def cpython_binds(path: bytes) -> bool:
         sock = socks.new()
@@ -319,7 +321,7 @@ def test_connect_refused(
 ) -> None:
     """connect() to a socket file with no listener fails with ECONNREFUSED: the file of a
     closed socket, or a stream/seqpacket socket that is bound but not listening (connect(2):
-    "No-one listening on the remote address")."""
+    "found no one listening on the remote address"; unix(7) ECONNREFUSED)."""
     target = socks.bound(unix_socket_path, kind)
     if state == "stale file":
         target.close()
@@ -334,7 +336,8 @@ def test_connect_regular_file(
     ipc_record, socks: SocketSet, unix_socket_path: str, kind: str
 ) -> None:
     """connect() to a path that is a regular file, not a socket, fails with ECONNREFUSED on
-    Linux (POSIX connect() allows ECONNREFUSED or ENOTSOCK-like refusals; unix(7))."""
+    Linux (unix(7) ECONNREFUSED: "the remote socket does not exist or the filename is not a
+    socket"; GV ConnectToFilePath)."""
     Path(unix_socket_path).touch()
     socks.remove_later(unix_socket_path)
     result = outcome(socks.new(kind).connect, unix_socket_path)
@@ -384,7 +387,7 @@ def test_unlink_listener(ipc_record, socks: SocketSet, unix_socket_path: str, ki
 def test_rename_listener(ipc_record, socks: SocketSet, ipc_tmp_path: Path, kind: str) -> None:
     """Renaming a listener's socket file moves the name: connect() by the new path reaches the
     same listener, the old path gives ENOENT, and getsockname() still reports the path given
-    to bind() (connection is by inode; unix(7) notes the address is only informational)."""
+    to bind() (connect() finds the socket through the file, rename(2) keeps the file)."""
     old, new = str(ipc_tmp_path / "old"), str(ipc_tmp_path / "new")
     listener = socks.listening(old, kind)
     os.rename(old, new)
@@ -406,7 +409,8 @@ def test_permissions(ipc_record, socks: SocketSet, ipc_tmp_path: Path, forked_pe
     """Connecting needs write permission on the socket file, and search permission on its
     directories: another user is refused (EACCES) by a socket file without write permission
     for it and by a 0700 directory, and reaches a 0777 socket in an open directory (unix(7):
-    "connect ... requires write permission on the socket")."""
+    "connecting to a stream socket object requires write permission on that socket"; POSIX
+    leaves socket file permissions unspecified and older BSDs ignore them)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: a forked child must switch to another uid")
     uid, gid = other_user_ids()
@@ -508,7 +512,7 @@ def _abstract_roundtrip(socks: SocketSet, name: bytes, kind: str) -> str:
 def test_abstract(ipc_record, socks: SocketSet, ipc_tmp_path: Path, kind: str) -> None:
     """(Linux) A name whose first byte is NUL is abstract: it creates no file, getsockname()
     returns exactly those bytes, clients reach it, and the name is freed when the socket closes
-    (unix(7): "abstract socket address ... has no connection with filesystem pathnames")."""
+    (unix(7) abstract: "The name has no connection with filesystem pathnames")."""
     name = abstract_name(kind)
     before = sorted(os.listdir(ipc_tmp_path))
     try:
@@ -604,8 +608,9 @@ def test_abstract_connect_refused(ipc_record, socks: SocketSet, kind: str) -> No
 def test_abstract_bytes(ipc_record, socks: SocketSet) -> None:
     """(Linux) An abstract name is all the bytes of the address: embedded and trailing NULs
     count, so "\\0n" and "\\0n\\0" are two names, and getsockname() returns each exactly
-    (unix(7): "the name ... is given by the additional bytes in sun_path ... covered by the
-    specified length"). The longest is sizeof(sun_path) bytes including the leading NUL."""
+    (unix(7): the name "is given by the additional bytes in sun_path that are covered by the
+    specified length of the address structure. (Null bytes in the name have no special
+    significance.)"). The longest is sizeof(sun_path) bytes including the leading NUL."""
     base = abstract_name()
     variants = [base, base + b"\0", base + b"\0x"]
     names = [socks.bound(name).getsockname() for name in variants]
@@ -628,7 +633,8 @@ def test_abstract_bytes(ipc_record, socks: SocketSet) -> None:
 def test_autobind(ipc_record, socks: SocketSet, ipc_tmp_path: Path, kind: str) -> None:
     """(Linux) bind() with an address of only sun_family (CPython: bind("")) autobinds: the
     socket gets an abstract name of a NUL and five hex digits, different for each socket, and
-    no file (unix(7): "Autobind feature")."""
+    no file (unix(7) "Autobind feature": "a null byte followed by 5 bytes in the character set
+    [0-9a-f]")."""
     names = []
     for _ in range(2):
         try:

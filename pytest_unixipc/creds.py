@@ -72,11 +72,13 @@ __all__ = [
 IS_LINUX = sys.platform.startswith("linux")
 _BSD_LAYOUT = sys.platform == "darwin" or "bsd" in sys.platform
 
-#: Linux option numbers (asm-generic/socket.h); the socket module lacks some of them.
-SO_PASSCRED: int = getattr(socket, "SO_PASSCRED", 16)
-SO_PEERCRED: int = getattr(socket, "SO_PEERCRED", 17)
-SCM_CREDENTIALS: int = getattr(socket, "SCM_CREDENTIALS", 2)
-SO_PEERPIDFD: int = getattr(socket, "SO_PEERPIDFD", 77)
+#: Linux option numbers (asm-generic/socket.h); the socket module lacks some of them.  Elsewhere
+#: they are -1, which setsockopt()/getsockopt()/sendmsg() reject, so a caller observes an error
+#: instead of silently setting an unrelated BSD option that happens to have the same number.
+SO_PASSCRED: int = getattr(socket, "SO_PASSCRED", 16 if IS_LINUX else -1)
+SO_PEERCRED: int = getattr(socket, "SO_PEERCRED", 17 if IS_LINUX else -1)
+SCM_CREDENTIALS: int = getattr(socket, "SCM_CREDENTIALS", 2 if IS_LINUX else -1)
+SO_PEERPIDFD: int = getattr(socket, "SO_PEERPIDFD", 77 if IS_LINUX else -1)
 
 #: ``sizeof(sun_path)`` and ``offsetof(struct sockaddr_un, sun_path)``: Linux has a 16-bit
 #: ``sun_family``; the BSDs and macOS have ``sun_len`` and an 8-bit ``sun_family``.
