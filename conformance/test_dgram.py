@@ -475,3 +475,48 @@ def test_unconnected_send(ipc_record) -> None:
     with _dgram_socket() as sock:
         result = outcome(sock.send, b"x")
     ipc_record.expect(result, portable="EDESTADDRREQ", linux="ENOTCONN")
+
+
+def _shut_wr_then_send(sock: socket.socket) -> str:
+    """Child (default SIGPIPE disposition): shut down writing, then try to send."""
+    sock.shutdown(socket.SHUT_WR)
+    return outcome(sock.send, b"after SHUT_WR")
+
+
+@pytest.mark.ipc_property("dgram.no-sigpipe", ref="POSIX send(), send(2), unix(7)")
+def test_no_sigpipe(ipc_record, forked_peer) -> None:
+    """A datagram send() after shutdown(SHUT_WR) fails with EPIPE but raises no SIGPIPE, even in
+    a process with the default disposition: POSIX generates SIGPIPE only for SOCK_STREAM and
+    SOCK_SEQPACKET (POSIX send(): "if the socket is of type SOCK_STREAM or SOCK_SEQPACKET ...
+    the SIGPIPE signal is generated")."""
+    peer = forked_peer(_shut_wr_then_send, kind="dgram")
+    try:
+        observed = f"{peer.join(timeout=5.0)} without SIGPIPE"
+    except AssertionError as exc:
+        sig = getattr(exc, "signal", None)
+        observed = "killed by SIGPIPE" if sig is not None else str(exc)
+    ipc_record.expect(observed, portable="EPIPE without SIGPIPE", linux="EPIPE without SIGPIPE")
+
+
+@pytest.mark.ipc_property("dgram.shutdown-one-sender", ref="shutdown(2), unix(7)")
+@pytest.mark.parametrize("creator", ADDRESS_CREATORS)
+def test_shutdown_one_sender(ipc_record, ipc_tmp_path, creator: str) -> None:
+    """One sender's shutdown(SHUT_WR) affects only that sender: another socket connected to
+    the same bound receiver still delivers, and the receiver reads both senders' earlier
+    datagrams (shutdown(2) acts on one socket; gVisor UnboundDgram shutdown tests)."""
+    addresses: list = []
+    receiver, quitter, other = _dgram_socket(), _dgram_socket(), _dgram_socket()
+    try:
+        receiver.bind(_fresh(creator, ipc_tmp_path, addresses))
+        for sender in (quitter, other):
+            sender.connect(addresses[0])
+        quitter.send(b"before")
+        quitter.shutdown(socket.SHUT_WR)
+        refused = outcome(quitter.send, b"after")
+        other.send(b"other")
+        got = drain(receiver)
+    finally:
+        _close_and_remove([receiver, quitter, other], addresses)
+    ipc_record.observe("received", [m.decode() for m in got])
+    assert refused == "EPIPE", f"send after SHUT_WR gave {refused}"
+    assert got == [b"before", b"other"], f"the receiver read {got}"

@@ -6,7 +6,9 @@ creators (path, abstract on Linux).
 
 from __future__ import annotations
 
+import itertools
 import socket
+import struct
 
 import pytest
 
@@ -14,6 +16,7 @@ from pytest_unixipc.pair_kinds import (
     ADDRESS_CREATORS,
     PairKind,
     bound_address,
+    count_until_error,
     drain,
     outcome,
     seqpacket_kinds,
@@ -280,3 +283,23 @@ def test_waitall_record(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
         linux="one record",
         note="recv(100, MSG_WAITALL) with a 5-byte record queued",
     )
+
+
+@pytest.mark.ipc_property("seqpacket.reliable", ref="socket(2), unix(7); FreeBSD unix_seqpacket")
+@pytest.mark.parametrize("kind", SEQPACKET, ids=str)
+def test_reliable(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
+    """No record is lost when the receiver falls behind: a non-blocking sender fills the
+    connection until send() fails with EAGAIN, then every record it accepted is read back,
+    numbered and in order (socket(2): SOCK_SEQPACKET is "sequenced, reliable"; FreeBSD
+    tests/sys/kern/unix_seqpacket_test.c "Packets were lost!")."""
+    with kind.open(ipc_tmp_path) as pair:
+        counter = itertools.count()
+
+        def send_next() -> None:
+            pair.a.send(struct.pack("!I", next(counter)) + b"." * 200, socket.MSG_DONTWAIT)
+
+        sent, error = count_until_error(send_next)
+        numbers = [struct.unpack("!I", r[:4])[0] for r in drain(pair.b)]
+    ipc_record.observe("records accepted", sent)
+    assert error == "EAGAIN", f"{kind}: a full seqpacket connection gave {error}"
+    assert numbers == list(range(sent)), f"{kind}: {sent - len(numbers)} records lost"

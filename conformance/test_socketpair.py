@@ -158,3 +158,24 @@ def test_flags(ipc_record) -> None:
     ipc_record.expect(
         observed, portable="honoured", linux="honoured", freebsd="honoured", darwin="unavailable"
     )
+
+
+@pytest.mark.ipc_property("socketpair.proc-reopen", ref="proc(5) /proc/pid/fd, unix(7)")
+@pytest.mark.parametrize("kind", ALL, ids=str)
+def test_proc_reopen(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
+    """A socket cannot be reopened through /proc/self/fd/N: open() fails with ENXIO, as for a
+    socket file (Linux; proc(5): the fd links of sockets are "socket:[inode]", and open(2)
+    ENXIO "The file is a UNIX domain socket").  Other systems have no /proc/self/fd."""
+    with kind.open(ipc_tmp_path) as pair:
+        link = f"/proc/self/fd/{pair.a.fileno()}"
+        if not os.path.exists("/proc/self/fd"):
+            observed = "no /proc/self/fd"
+        else:
+            try:
+                fd = os.open(link, os.O_RDWR)
+            except OSError as exc:
+                observed = errno_name(exc)
+            else:
+                os.close(fd)
+                observed = "reopened"
+    ipc_record.expect(observed, linux="ENXIO")
