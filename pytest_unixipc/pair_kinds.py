@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 
 from pytest_unixipc.kinds import SOCKET_KINDS, socket_type
+from pytest_unixipc.paths import check_sun_path
 
 __all__ = [
     "ABSTRACT_NAMES",
@@ -122,8 +123,7 @@ def fresh_address(creator: str, directory: str | os.PathLike[str] | None = None)
         if directory is None:
             raise ValueError("a path address needs a directory (the ipc_tmp_path fixture)")
         path = os.path.join(os.fspath(directory), f"p{tag}.sock")
-        if len(os.fsencode(path)) >= (108 if ABSTRACT_NAMES else 104):
-            raise ValueError(f"socket path too long for sun_path: {path!r}")
+        check_sun_path(path)  # SunPathTooLong (a ValueError) names the limit
         return path
     if creator == "abstract":
         if not ABSTRACT_NAMES:
