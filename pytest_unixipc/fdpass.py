@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import array
 import contextlib
-import os
 import socket
 from collections.abc import Iterable, Iterator
 
+from pytest_unixipc.pipes import FdIdentity, close_if_same, fd_identity
 from pytest_unixipc.sockets import socketpair
 
 __all__ = ["FdChannel", "fd_channel", "recv_fds", "send_fds"]
@@ -51,6 +51,7 @@ class FdChannel:
         self.sender = sender
         self.receiver = receiver
         self.received: list[int] = []
+        self._identities: list[tuple[int, FdIdentity | None]] = []
 
     def send_fds(self, fds: Iterable[int], data: bytes = b"\0") -> int:
         """Send ``fds`` from the sending end (see :func:`send_fds`)."""
@@ -60,12 +61,14 @@ class FdChannel:
         """Receive at the receiving end; the descriptors are tracked and closed on exit."""
         data, fds, flags = recv_fds(self.receiver, maxfds, bufsize)
         self.received.extend(fds)
+        self._identities += [(fd, fd_identity(fd)) for fd in fds]
         return data, fds, flags
 
     def close_received(self) -> None:
-        for fd in self.received:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the received descriptors the caller has not closed (and the number reused)."""
+        for fd, identity in self._identities:
+            close_if_same(fd, identity)
+        self._identities.clear()
         self.received.clear()
 
 
