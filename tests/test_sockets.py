@@ -129,6 +129,19 @@ def test_pipe_pair_tolerates_an_end_closed_by_the_body() -> None:
         os.fstat(r)
 
 
+def test_pipe_pair_leaves_a_reused_descriptor_number_alone() -> None:
+    """Regression: an end closed by the body, whose number open() then reused, was closed at
+    exit: someone else's file."""
+    with pipe_pair() as (r, w):
+        os.close(w)
+        mine = os.open(os.devnull, os.O_RDONLY)
+        assert mine == w  # the lowest free number (open(2))
+    os.fstat(mine)  # still open
+    os.close(mine)
+    with pytest.raises(OSError):
+        os.fstat(r)
+
+
 def test_fifo(ipc_tmp_path: Path) -> None:
     path = ipc_tmp_path / "f"
     with fifo(path) as made:
