@@ -304,7 +304,7 @@ def test_full_blocks(ipc_record) -> None:
     with EAGAIN once the timeout expires (socket(7): SO_SNDTIMEO "If no data has been
     transferred and the timeout has been reached, then -1 is returned with errno set to
     EAGAIN").  FreeBSD and macOS return ENOBUFS at once instead of blocking."""
-    timeout = 0.03
+    timeout = 0.01
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     with a, b:
         count_until_error(a.send, b"f" * 100, socket.MSG_DONTWAIT)

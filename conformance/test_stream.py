@@ -86,7 +86,7 @@ def test_no_boundaries(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
 def test_reliable_ordered(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     """Every byte of a transfer much larger than the socket buffers arrives exactly once and in
     order (socket(2): SOCK_STREAM is "sequenced, reliable"); checked by length and SHA-256."""
-    size = 4 << 20
+    size = 2 << 20  # ten times the default socket buffers
     data = random.Random(20240607).randbytes(size)
     with kind.open(ipc_tmp_path) as pair:
         sender = _Sender(pair.a, [data[i : i + 300_000] for i in range(0, size, 300_000)], True)
