@@ -507,14 +507,14 @@ class ProgramFactory:
         stale_socket: bool = False,
         stdin: bool = False,
         limits: Limits | None = None,
-        before_start: Callable[[Path], None] | None = None,
+        before_start: Callable[[Path, str | None], None] | None = None,
         **values: str,
     ) -> StudentProgram:
         """Start the program in a fresh private directory and sandbox.
 
         ``socket_path`` replaces the default socket path (``<dir>/ipc.sock``, or the fixed
         ``--unixipc-socket`` name); ``stale_socket`` leaves a stale socket file there first;
-        ``stdin`` gives the program a pipe as stdin; ``before_start(dir)`` may create files;
+        ``stdin`` gives the program a pipe as stdin; ``before_start(dir, socket_path)`` may create files or sockets;
         other keywords override placeholder values.  With ``wait`` (and a role whose program
         listens) it returns once the program listens, else it fails the test with feedback.
         """
@@ -539,7 +539,7 @@ class ProgramFactory:
         if stale_socket and socket_path:
             _make_stale_socket(socket_path)
         if before_start is not None:
-            before_start(workdir)
+            before_start(workdir, socket_path)
         argv = substitute(gconf.command, vals)
         try:
             proc = self.stack.enter_context(

@@ -233,6 +233,7 @@ class StudentProgram:
         self.config = config
         self.property_id = property_id
         self._sockets: list[socket.socket] = []
+        self._fds: list[int] = []
 
     @property
     def pid(self) -> int:
@@ -287,7 +288,8 @@ class StudentProgram:
         lines.extend(self.describe())
         if hint:
             lines.append(hint)
-        pytest.fail("\n".join(lines), pytrace=False)
+        # `from None`: called inside an except block, the report must not show the chain.
+        raise pytest.fail.Exception("\n".join(lines), pytrace=False) from None
 
     def fail_exchange(self, what: str, ex: Exchange) -> NoReturn:
         """Fail for an echo that did not come back whole."""
@@ -356,11 +358,62 @@ class StudentProgram:
         self._sockets.append(sock)
         return sock
 
+    def write_stdin_lines(self, lines: Sequence[str]) -> bool:
+        """Write each line and a newline to the program's stdin (a pipe)."""
+        return self.proc.write_stdin("".join(f"{line}\n" for line in lines).encode())
+
+    def close_stdin(self) -> None:
+        self.proc.close_stdin()
+
+    def adopt_fd(self, fd: int) -> int:
+        """Close descriptor ``fd`` at teardown (unless closed with :meth:`close_fd`)."""
+        self._fds.append(fd)
+        return fd
+
+    def close_fd(self, fd: int) -> None:
+        if fd in self._fds:
+            self._fds.remove(fd)
+            os.close(fd)
+
     def close_sockets(self) -> None:
         for sock in self._sockets:
             with contextlib.suppress(OSError):
                 sock.close()
         self._sockets.clear()
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+    def wait_readable(self, fd: int, timeout: float | None = None) -> bool:
+        """Wait (bounded) until ``fd`` is readable; False if the limit passed or the program
+        ended first (then ``fd`` may still have become readable: check again)."""
+        limit = self.remaining() if timeout is None else timeout
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        pidfd = self.proc.pidfd
+        if pidfd is not None and self.proc.returncode is None:
+            poller.register(pidfd, select.POLLIN)
+        events = dict(poller.poll(int(limit * 1000) + 1))
+        if fd in events:
+            return True
+        return False
+
+    def accept(self, listener: socket.socket, what: str = "your program did not connect") -> socket.socket:
+        """Accept the program's connection on ``listener`` (bounded by the property's limit;
+        fails early with feedback if the program ends without connecting)."""
+        while True:
+            if self.wait_readable(listener.fileno()):
+                conn, _ = listener.accept()
+                self._sockets.append(conn)
+                return conn
+            if self.proc.returncode is not None:
+                # It ended: a connection made just before is still queued.
+                if self.wait_readable(listener.fileno(), 0):
+                    continue
+                self.fail(f"{what} to {self.socket_path} before it ended")
+            if self.remaining() <= 0:
+                self.fail(f"{what} to {self.socket_path} within {self.config.timeout:g} s")
 
     # -- processes ------------------------------------------------------------------------
 
@@ -385,3 +438,19 @@ class StudentProgram:
             if m is not None:
                 out.append(m)
         return out
+
+
+def make_listener(path: str, kind: str = "stream") -> socket.socket:
+    """A socket bound at ``path`` (listening unless a datagram socket), for roles whose
+    program is the client.  The file is made connectable by any user (connect(2) needs write
+    permission on a socket file), for programs dropped to another user."""
+    sock = socket.socket(socket.AF_UNIX, socket_type(kind))
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o777)
+        if kind != "dgram":
+            sock.listen(8)
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -466,6 +466,11 @@ class SandboxedProcess:
         return self.popen.pid
 
     @property
+    def pidfd(self) -> int | None:
+        """A pidfd for the program (``pidfd_open(2)``; readable once it ends), or None."""
+        return self._pidfd
+
+    @property
     def returncode(self) -> int | None:
         return self.popen.poll()
 

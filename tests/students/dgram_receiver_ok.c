@@ -1,0 +1,2 @@
+/* dgram-receiver, correct. */
+#include "dgram_receiver_base.h"

@@ -1,0 +1,2 @@
+/* dgram-sender, correct. */
+#include "dgram_sender_base.h"

@@ -1,0 +1,2 @@
+/* echo-client, correct. */
+#include "echo_client_base.h"

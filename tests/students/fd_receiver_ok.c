@@ -1,0 +1,2 @@
+/* fd-receiver, correct. */
+#include "fd_receiver_base.h"

@@ -1,0 +1,2 @@
+/* fd-sender, correct. */
+#include "fd_sender_base.h"

@@ -1,0 +1,2 @@
+/* prefork-echo, correct. */
+#include "prefork_echo_base.h"

@@ -1,0 +1,2 @@
+/* seqpacket-echo, correct. */
+#include "seqpacket_echo_base.h"
