@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 import signal
 import socket
 import stat
@@ -120,6 +121,7 @@ def test_open_nonblock_writer(ipc_record, fifo_path: str) -> None:
 def _child_open(sock: socket.socket, path: str, flags: int) -> str:
     sock.sendall(b"o")
     fd = os.open(path, flags)  # blocks until the other end is opened
+    sock.sendall(b"d")
     os.close(fd)
     return "opened"
 
@@ -140,7 +142,7 @@ def test_open_blocks(ipc_record, fifo_path: str, side: str) -> None:
         wait_readable(peer.sock.fileno(), TIMEOUT, "the child reaching open()")
         peer.sock.recv(1)
         asleep = wait_sleeping(peer.pid, TIMEOUT, f"the {side} blocking in open()")
-        still_open = not peer.exited
+        still_open = not select.select([peer.sock], [], [], 0)[0]
         fd = os.open(fifo_path, other)
         try:
             result = peer.join(timeout=TIMEOUT)

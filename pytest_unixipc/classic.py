@@ -73,11 +73,16 @@ def proc_sys_int(path: str) -> int | None:
 
 
 def wait_sleeping(pid: int, timeout: float, what: str) -> bool:
-    """Wait until process ``pid`` sleeps in a system call (state S or D in /proc/<pid>/stat),
-    as LTP's TST_PROCESS_STATE_WAIT does. Returns False when there is no /proc to look at;
-    raises TimeoutError naming ``what`` if it does not sleep within ``timeout`` s."""
+    """Wait until process ``pid`` sleeps interruptibly (state S in /proc/<pid>/stat), as
+    LTP's TST_PROCESS_STATE_WAIT does, to know a peer is blocked in the call it was about to
+    make. True once it sleeps; False when there is no /proc to look at or the process has
+    ended (its own result then says why); TimeoutError naming ``what`` after ``timeout`` s.
+
+    This is a bounded poll of the process state with sched_yield() between looks, not a
+    sleep: there is no event for "another process went to sleep".
+    """
     stat = f"/proc/{pid}/stat"
-    if not os.path.exists(stat):
+    if not os.path.exists(f"/proc/{os.getpid()}/stat"):
         return False
     deadline = Deadline(timeout, what)
     while True:
@@ -85,9 +90,11 @@ def wait_sleeping(pid: int, timeout: float, what: str) -> bool:
             with open(stat) as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
-            state = "?"
-        if state in ("S", "D"):
+            return False  # gone
+        if state == "S":
             return True
+        if state in ("Z", "X"):
+            return False
         if deadline.expired():
             deadline.fail()
         os.sched_yield()
