@@ -75,11 +75,11 @@ def run_inner(
     reaped = pytester.path / "reaper.json"
     for stale in (ledger, reaped):
         stale.unlink(missing_ok=True)
-    options = ["-p", "no:cacheprovider", "--basetemp", str(pytester.path / "basetemp")]
-    if any(arg.startswith("--basetemp") for arg in args):
-        options = ["-p", "no:cacheprovider"]
+    options = ["-p", "no:cacheprovider", f"--rootdir={pytester.path}"]
+    if not any(arg.startswith("--basetemp") for arg in args):
+        options.append(f"--basetemp={pytester.path / 'basetemp'}")
     if sock_root is not None:
-        options += ["--unixipc-sock-root", str(sock_root)]
+        options.append(f"--unixipc-sock-root={sock_root}")  # "=": not a path argument
     with pytest.MonkeyPatch.context() as env:
         env.setenv("UNIXIPC_TEST_LEDGER", str(ledger))
         env.setenv("COLUMNS", "240")  # whole short-summary lines
