@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_unixipc import Deadline, socket_type
 from pytest_unixipc.creds import SocketSet, errno_name, outcome
 from pytest_unixipc.server import StreamServer
 
@@ -30,6 +31,8 @@ LIMIT_BACKLOG = 5
 SLACK = 64
 #: SO_SNDTIMEO bound on a blocking connect() to a full queue, in seconds.
 CONNECT_TIMEOUT = 0.05
+#: Seconds any other single wait may take before the test fails.
+WAIT = 5.0
 
 
 @pytest.fixture
@@ -356,3 +359,104 @@ def test_connect_completes(ipc_record, socks: SocketSet, unix_socket_path: str, 
     assert peer == "ok"
     ipc_record.expect(result, linux="ok")
     assert os.path.exists(unix_socket_path)
+
+
+#: connect(2)'s system call number, to recognise a process blocked in connect() through
+#: /proc/PID/syscall (proc(5)); machines not listed fall back to the process state alone.
+CONNECT_SYSCALL = {"x86_64": "42", "aarch64": "203", "riscv64": "203", "ppc64le": "328"}
+
+
+def wait_blocked_in_connect(pid: int, timeout: float = 5.0) -> str:
+    """Wait until process ``pid`` sleeps inside connect() (proc(5) /proc/PID/syscall, stat).
+
+    Returns how that was established; raises TimeoutError naming what did not happen.  Where
+    /proc is missing, returns "unknown" at once (the caller's result then shows what happened).
+    """
+    if not os.path.exists(f"/proc/{pid}/stat"):
+        return "unknown (no /proc)"
+    number = CONNECT_SYSCALL.get(os.uname().machine)
+    deadline = Deadline(timeout, f"process {pid} blocking in connect()")
+    while not deadline.expired():
+        try:
+            with open(f"/proc/{pid}/stat") as stat_file:
+                state = stat_file.read().rsplit(") ", 1)[1][0]
+            with open(f"/proc/{pid}/syscall") as syscall_file:
+                current = syscall_file.read().split()[0]
+        except (OSError, IndexError):
+            current, state = "", ""
+        if state == "S" and (number is None or current == number):
+            return "sleeping in connect()" if number else "sleeping"
+        if state in ("Z", "X"):
+            return "exited"
+        os.sched_yield()
+    deadline.fail()
+
+
+def _blocking_connect_child(sock: socket.socket, path: str, kind: str) -> str:
+    with socket.socket(socket.AF_UNIX, socket_type(kind)) as client:
+        set_timeout(client, socket.SO_SNDTIMEO, 10.0)  # bounded even if nobody accepts
+        result = outcome(client.connect, path)
+    return result
+
+
+@pytest.mark.ipc_property("backlog.blocked-connect-wakes", ref="unix(7); connect(2); accept(2)")
+@pytest.mark.parametrize("kind", CONNECTION_KINDS)
+def test_blocked_connect_wakes(
+    ipc_record, socks: SocketSet, stream_server_factory, forked_peer, kind: str
+) -> None:
+    """(Linux) A blocking connect() to a full listen queue sleeps until accept() makes room,
+    then completes: the waiting client is woken, not refused (unix(7); the sleep is seen in
+    /proc/PID/syscall, proc(5), never guessed with a timer)."""
+    server = stream_server_factory(kind=kind, backlog=0, accept=False)
+    fill_queue(server)
+    peer = forked_peer(_blocking_connect_child, server.path, kind)
+    state = wait_blocked_in_connect(peer.pid)
+    socks.accept(server.listener)
+    result = peer.join(WAIT)
+    ipc_record.observe("client before accept()", state)
+    ipc_record.expect(
+        f"{state}; after accept(): {result}",
+        linux="sleeping in connect(); after accept(): ok",
+        note="BSDs refuse at once instead (backlog.overflow)",
+    )
+
+
+def _connect_and_tell(socks: SocketSet, path: str, kind: str, label: bytes) -> socket.socket:
+    client = socks.connected(path, kind)
+    client.sendall(label)
+    return client
+
+
+@pytest.mark.ipc_property("backlog.accept-order", ref="listen(2); accept(2)")
+@pytest.mark.parametrize("kind", CONNECTION_KINDS)
+def test_accept_order(ipc_record, socks: SocketSet, unix_socket_path: str, kind: str) -> None:
+    """accept() takes pending connections first in, first out: in the order their connect()
+    calls completed (accept(2): "extracts the first connection request on the queue")."""
+    listener = socks.listening(unix_socket_path, kind, backlog=8)
+    labels = [b"c%d" % i for i in range(5)]
+    for label in labels:
+        _connect_and_tell(socks, unix_socket_path, kind, label)
+    order = []
+    for _ in labels:
+        conn = socks.accept(listener)
+        conn.settimeout(WAIT)
+        order.append(conn.recv(8))
+    ipc_record.observe("accepted in order", [o.decode() for o in order])
+    assert order == labels
+
+
+@pytest.mark.ipc_property("backlog.accept-closed-client", ref="accept(2); unix(7)")
+@pytest.mark.parametrize("kind", CONNECTION_KINDS)
+def test_accept_closed_client(
+    ipc_record, socks: SocketSet, unix_socket_path: str, kind: str
+) -> None:
+    """A pending connection whose client has already sent and closed is still returned by
+    accept(): the server reads the data, then end of file (accept(2); unix(7))."""
+    listener = socks.listening(unix_socket_path, kind)
+    client = _connect_and_tell(socks, unix_socket_path, kind, b"bye")
+    client.close()
+    conn = socks.accept(listener)
+    conn.settimeout(WAIT)
+    reads = [conn.recv(16), conn.recv(16)]
+    ipc_record.observe("reads after accept()", [r.decode() for r in reads])
+    assert reads == [b"bye", b""]

@@ -388,27 +388,36 @@ def test_discarded_on_close(ipc_record, fds: FdSet, pair, kind: str) -> None:
     ipc_record.observe("pipe", "EOF: the in-flight write end was closed")
 
 
+GC_SHAPES = {"self": 1, "pair": 2, "triangle": 3}
+
+
 @pytest.mark.ipc_property("fdpass.gc-cycle", ref="unix(7); KS scm_rights self_ref; FB bundle")
+@pytest.mark.parametrize("shape", GC_SHAPES)
 @pytest.mark.parametrize("kind", SOCKET_KINDS)
-def test_gc_cycle(ipc_record, fds: FdSet, kind: str) -> None:
-    """In-flight garbage collection: a socket sent into its own receive queue and then closed
-    by the process is reachable only from itself; the kernel's collector reclaims it and what
-    its queue holds (a pipe write end sent along shows it: the pipe reports EOF) (unix(7);
-    Linux selftest scm_rights "self_ref"; FB unix_passfd "bundle")."""
+def test_gc_cycle(ipc_record, fds: FdSet, kind: str, shape: str) -> None:
+    """In-flight garbage collection: sockets that sit only in each other's receive queues (one
+    sent into its own queue, two into each other's, three in a ring) after the process closed
+    them are unreachable; the kernel's collector reclaims them and what their queues hold (a
+    pipe write end sent along shows it: the pipe reports EOF) (unix(7); Linux selftest
+    scm_rights "self_ref", "triangle"; FB unix_passfd "bundle")."""
     r, w = fds.pipe()
-    a, b = socket.socketpair(socket.AF_UNIX, socket_type(kind))
+    pairs = [socket.socketpair(socket.AF_UNIX, socket_type(kind)) for _ in range(GC_SHAPES[shape])]
     try:
-        send_rights(a, [b.fileno(), w])
+        for i, (a, _b) in enumerate(pairs):
+            nxt = pairs[(i + 1) % len(pairs)][1]
+            send_rights(a, [nxt.fileno(), w] if i == 0 else [nxt.fileno()])
         fds.close(w)
     finally:
-        b.close()  # b lives on in its own queue...
-        a.close()  # ...and releasing a starts the collector (Linux: unix_tot_inflight > 0)
+        for _a, b in pairs:
+            b.close()  # each b lives on in a queue of the ring...
+        for a, _b in pairs:
+            a.close()  # ...and releasing the a's starts the collector (Linux: in-flight > 0)
 
     def kick() -> None:  # any AF_UNIX release while descriptors are in flight runs the GC
         socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).close()
 
-    writers_gone(r, "garbage collection of a socket sent over itself", kick)
-    ipc_record.observe("cycle", "collected: the pipe end in its queue was closed")
+    writers_gone(r, f"garbage collection of a {shape} cycle of in-flight sockets", kick)
+    ipc_record.observe(f"{shape} cycle", "collected: the pipe end in its queue was closed")
 
 
 @pytest.mark.ipc_property("fdpass.cmsg-cloexec", ref="recvmsg(2) MSG_CMSG_CLOEXEC; unix(7)")
@@ -663,3 +672,80 @@ def test_send_self(ipc_record, fds: FdSet, socks: SocketSet, pair, kind: str) ->
     data = b.recv(16)
     ipc_record.observe("received through the passed copy of the sender", data.decode())
     assert data == b"loop"
+
+
+def _zero_length_recv(pair, fds: FdSet, kind: str) -> str:
+    a, b = pair(kind)
+    r, _w = fds.pipe()
+    send_rights(a, [r], data=b"x")
+    got = fds.receive(b, 0, maxfds=1)
+    b.setblocking(False)
+    rest = outcome(b.recv, 8)
+    trunc = " MSG_TRUNC" if got.msg_flags & socket.MSG_TRUNC else ""
+    return f"{kind}: {len(got.fds)} fd{trunc}, byte then {'kept' if rest == 'ok' else rest}"
+
+
+@pytest.mark.ipc_property("fdpass.zero-length-recv", ref="recvmsg(2); GV ZeroLengthRecvReceivesFD")
+def test_zero_length_recv(ipc_record, fds: FdSet, pair) -> None:
+    """A recvmsg() with a zero-length data buffer still delivers a pending descriptor; a stream
+    keeps the data byte for the next read, datagram and seqpacket sockets consume the message
+    and flag MSG_TRUNC (recvmsg(2) MSG_TRUNC; GV ZeroLengthRecvReceivesFD)."""
+    observed = "; ".join(_zero_length_recv(pair, fds, kind) for kind in SOCKET_KINDS)
+    ipc_record.expect(
+        observed,
+        linux="stream: 1 fd, byte then kept; dgram: 1 fd MSG_TRUNC, byte then EAGAIN; "
+        "seqpacket: 1 fd MSG_TRUNC, byte then EAGAIN",
+    )
+
+
+@pytest.mark.ipc_property("fdpass.cmsg-len-buffer", ref="cmsg(3) CMSG_LEN, CMSG_SPACE")
+def test_cmsg_len_buffer(ipc_record, fds: FdSet, pair) -> None:
+    """A control buffer of CMSG_LEN(sizeof(int)) bytes, without the trailing padding that
+    CMSG_SPACE() adds, still receives one descriptor whole: Linux does not set MSG_CTRUNC for
+    the missing padding (cmsg(3); GV BasicFDPassUnalignedRecv, CPython testFDPassCMSG_LEN)."""
+    a, b = pair()
+    r, _w = fds.pipe()
+    send_rights(a, [r])
+    got = fds.receive(b, ancbufsize=socket.CMSG_LEN(4))
+    ipc_record.expect(
+        f"{len(got.fds)} fd, MSG_CTRUNC {'set' if got.ctrunc else 'clear'}",
+        linux="1 fd, MSG_CTRUNC clear",
+    )
+
+
+#: SO_PASSRIGHTS (asm-generic/socket.h, Linux 6.16).
+SO_PASSRIGHTS = getattr(socket, "SO_PASSRIGHTS", 83 if sys.platform.startswith("linux") else -1)
+
+
+def _linux_at_least(major: int, minor: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    numbers = os.uname().release.split("-")[0].split(".")
+    try:
+        return (int(numbers[0]), int(numbers[1])) >= (major, minor)
+    except (ValueError, IndexError):
+        return False
+
+
+@pytest.mark.ipc_property("fdpass.passrights-off", ref="SO_PASSRIGHTS, Linux 6.16 (77cbe1a6d873)")
+@pytest.mark.parametrize("kind", SOCKET_KINDS)
+def test_passrights_off(ipc_record, fds: FdSet, pair, kind: str) -> None:
+    """(Linux >= 6.16) A receiver can refuse descriptors: with SO_PASSRIGHTS turned off on it,
+    a sendmsg() carrying SCM_RIGHTS to it fails with EPERM while plain data still passes
+    (Linux selftest scm_rights "*_disabled"); older kernels reject the option (ENOPROTOOPT)."""
+    a, b = pair(kind)
+    r, _w = fds.pipe()
+    refused = outcome(b.setsockopt, socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
+    if refused != "ok":
+        observed = f"SO_PASSRIGHTS: {refused}"
+    else:
+        sent = outcome(send_rights, a, [r])
+        a.send(b"plain")
+        got = fds.receive(b, 16, maxfds=1)
+        observed = f"SCM_RIGHTS: {sent}; plain data: {got.data.decode()}"
+    ipc_record.expect(
+        observed,
+        linux="SCM_RIGHTS: EPERM; plain data: plain"
+        if _linux_at_least(6, 16)
+        else "SO_PASSRIGHTS: ENOPROTOOPT",
+    )
