@@ -411,7 +411,7 @@ def test_large_write_partial(ipc_record, creator: PipeCreator) -> None:
 def test_pipe_buf_min(ipc_record, creator: PipeCreator) -> None:
     """fpathconf(fd, _PC_PIPE_BUF) is at least _POSIX_PIPE_BUF, 512 (POSIX limits.h; pipe(7):
     "POSIX.1 requires PIPE_BUF to be at least 512 bytes. (On Linux, PIPE_BUF is 4096
-    bytes.)")."""
+    bytes.)"). FreeBSD and macOS define PIPE_BUF as 512 in <sys/syslimits.h>."""
     with creator.open() as ends:
         values = {_pipe_buf(ends.r), _pipe_buf(ends.w)}
     ipc_record.observe("PC_PIPE_BUF", sorted(values))

@@ -274,7 +274,6 @@ def test_unified_cache(ipc_record, ipc_tmp_path: Path) -> None:
     ipc_record.expect(
         "visible" if seen == b"written" else f"mapping shows {seen!r}",
         linux="visible",
-        freebsd="visible",
     )
 
 
@@ -376,7 +375,7 @@ def test_name_rules(ipc_record, case: str) -> None:
             px.shm_unlink(name)
         result = "ok"
     portable = "EINVAL" if case == "inner-slash" else "ENAMETOOLONG"
-    ipc_record.expect(result, portable=portable, linux="EINVAL", freebsd=portable)
+    ipc_record.expect(result, portable=portable, linux="EINVAL")
 
 
 @pytest.mark.ipc_property("shm.dev-shm", ref="shm_overview(7), sem_overview(7)")
@@ -391,7 +390,7 @@ def test_dev_shm(ipc_record) -> None:
         px.shm_unlink(shm.name)
         gone = not os.path.exists(path)
     observed = "file in /dev/shm, removed by shm_unlink" if present and gone else "no file"
-    ipc_record.expect(observed, linux="file in /dev/shm, removed by shm_unlink", freebsd="no file")
+    ipc_record.expect(observed, linux="file in /dev/shm, removed by shm_unlink")
 
 
 @pytest.mark.ipc_property("shm.mode-umask", ref="shm_open(3)")
