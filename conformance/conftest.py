@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_unixipc.report.record import PropertyRecorder
+# The suite is a rootdir-style test directory (no __init__.py): pytest puts this directory on
+# sys.path, in the checkout and inside the installed package alike.
+from hypothesis_profiles import load_default_profile  # "unixipc-fast" unless chosen otherwise
 
-try:  # the hypothesis settings profiles ("unixipc-fast" by default, "unixipc-thorough")
-    from hypothesis_profiles import load_default_profile  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - profiles module not written yet
-    load_default_profile = None
+from pytest_unixipc.report.record import PropertyRecorder
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if load_default_profile is not None:
-        load_default_profile(config)
+    load_default_profile(config)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
