@@ -17,7 +17,7 @@ from pytest_unixipc.leaks import Leaks, Snapshot, describe_fd, list_children, li
 LEAKY = ["test_leaks_pipe", "test_leaks_socketpair", "test_leaks_zombie", "test_leaks_file"]
 
 
-# -- the ledger, in this process ----------------------------------------------------------------
+# -- the ledger, in this process ------------------------------------------------------------------
 
 
 def test_snapshot_sees_new_descriptors_and_not_closed_ones() -> None:

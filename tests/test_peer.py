@@ -52,7 +52,7 @@ def pipe() -> Iterator[tuple[int, int]]:
         os.close(fd)
 
 
-# -- results -----------------------------------------------------------------------------------
+# -- results --------------------------------------------------------------------------------------
 
 
 def test_return_value_and_arguments() -> None:
@@ -130,7 +130,7 @@ def test_system_exit_in_the_target_is_reported_not_obeyed() -> None:
         peer.join(timeout=10)
 
 
-# -- deaths --------------------------------------------------------------------------------------
+# -- deaths ---------------------------------------------------------------------------------------
 
 
 def test_death_by_sigpipe_is_named() -> None:
@@ -301,7 +301,7 @@ def test_child_runs_no_atexit_handler_and_repeats_no_buffered_output() -> None:
     assert f"atexit in {parent}" in out
 
 
-# -- bad input -------------------------------------------------------------------------------------
+# -- bad input ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -323,7 +323,7 @@ def test_target_must_be_callable() -> None:
         pytest.fail("the body must not run")
 
 
-# -- hypothesis ------------------------------------------------------------------------------------
+# -- hypothesis -----------------------------------------------------------------------------------
 
 
 def echo_once(sock: socket.socket) -> bytes:

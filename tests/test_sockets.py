@@ -158,7 +158,7 @@ def test_fifo_removed_when_the_body_raises(ipc_tmp_path: Path) -> None:
     assert not path.exists()
 
 
-# -- readiness ---------------------------------------------------------------------------------
+# -- readiness ------------------------------------------------------------------------------------
 
 
 def test_wait_listening_returns_for_a_listener(unix_socket_path: str) -> None:
@@ -208,7 +208,7 @@ def test_not_listening_timed_out_message() -> None:
     )
 
 
-# -- deadlines -------------------------------------------------------------------------------
+# -- deadlines ------------------------------------------------------------------------------------
 
 
 def test_deadline() -> None:

@@ -53,7 +53,7 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-# -- directories and paths ------------------------------------------------------------------
+# -- directories and paths ------------------------------------------------------------------------
 
 
 def test_ipc_tmp_path(cleanup_check, ipc_tmp_path, remember, ending):
@@ -94,7 +94,7 @@ def test_unix_socket_path_is_fresh_beside_unix_dgram_socket(unix_socket_path, un
     assert unix_dgram_socket.getsockname() != unix_socket_path
 
 
-# -- sockets -----------------------------------------------------------------------------------
+# -- sockets --------------------------------------------------------------------------------------
 
 
 def test_socketpair_factory(cleanup_check, socketpair_factory, ending):
@@ -157,7 +157,7 @@ def test_unix_dgram_socket(cleanup_check, unix_dgram_socket, ipc_tmp_path, endin
     ending()
 
 
-# -- servers -------------------------------------------------------------------------------
+# -- servers --------------------------------------------------------------------------------------
 
 
 def greeter(conn: socket.socket) -> None:
@@ -214,7 +214,7 @@ def test_unix_stream_server(cleanup_check, unix_stream_server, ending):
     ending()
 
 
-# -- forked peers -----------------------------------------------------------------------------
+# -- forked peers ---------------------------------------------------------------------------------
 
 
 def report(sock: socket.socket, token: str) -> dict[str, object]:
@@ -307,7 +307,7 @@ def test_forked_peer_context_manager_under_hypothesis(payload):
         assert peer.join(timeout=10) == payload
 
 
-# -- descriptors, pipes, FIFOs -------------------------------------------------------------------
+# -- descriptors, pipes, FIFOs --------------------------------------------------------------------
 
 
 def test_fd_channel(cleanup_check, fd_channel, ending):
