@@ -155,6 +155,24 @@ def test_peercred_listener(ipc_record, socks: SocketSet, unix_socket_path: str) 
     )
 
 
+@pytest.mark.ipc_property("creds.peercred-dgram", ref="unix(7) SO_PEERCRED; connect(2)")
+def test_peercred_dgram(ipc_record, socks: SocketSet, unix_socket_path: str) -> None:
+    """(Linux) SO_PEERCRED is recorded by stream and seqpacket connect(), listen() and
+    socketpair() only: a datagram socket "connected" with connect(), which only fixes its
+    default destination, has no peer credentials (pid 0, uid and gid -1), nor has the bound
+    socket it points at (unix(7) SO_PEERCRED; connect(2) on datagram sockets)."""
+    receiver = socks.bound(unix_socket_path, "dgram")
+    sender = socks.connected(unix_socket_path, "dgram")
+    views = {"sender": peer_credentials(sender), "receiver": peer_credentials(receiver)}
+    ipc_record.observe("SO_PEERCRED", {k: tuple(v) for k, v in views.items()})
+    ipc_record.expect(
+        "; ".join(
+            f"{k}: {'unset' if v == Ucred(0, -1, -1) else tuple(v)}" for k, v in views.items()
+        ),
+        linux="sender: unset; receiver: unset",
+    )
+
+
 def _connect_and_exit(_sock: socket.socket, path: str) -> int:
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(path)  # left open: closed by the exit

@@ -8,6 +8,7 @@ the three socket types where the type does not change the answer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_unixipc import SOCKET_KINDS
+from pytest_unixipc import SOCKET_KINDS, socket_type
 from pytest_unixipc.creds import (
     SUN_PATH_SIZE,
     SocketSet,
@@ -27,6 +28,7 @@ from pytest_unixipc.creds import (
     other_user_ids,
     outcome,
     raw_bind,
+    unshare_network_namespace,
 )
 
 IS_LINUX = os.uname().sysname == "Linux"
@@ -402,17 +404,61 @@ def test_rename_listener(ipc_record, socks: SocketSet, ipc_tmp_path: Path, kind:
     assert listener.getsockname() == old
 
 
+def _reach(kind: str, target: str) -> str:
+    """connect() (stream, seqpacket) or sendto() (dgram) ``target``: "ok" or the errno name."""
+    with socket.socket(socket.AF_UNIX, socket_type(kind)) as sock:
+        if kind == "dgram":
+            return outcome(sock.sendto, b"x", target)
+        return outcome(sock.connect, target)
+
+
+def _reach_as(_sock: socket.socket, uid: int, gid: int, kind: str, targets: dict[str, str]):
+    drop_privileges(uid, gid)
+    return {name: _reach(kind, target) for name, target in targets.items()}
+
+
+def _bind_as(_sock: socket.socket, uid: int, gid: int, targets: dict[str, str]):
+    drop_privileges(uid, gid)
+    results = {}
+    for name, target in targets.items():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            results[name] = outcome(sock.bind, target)
+        if results[name] == "ok":
+            os.unlink(target)
+    return results
+
+
+@contextlib.contextmanager
+def _open_to_others(directory: Path) -> Iterator[None]:
+    """Let other users search ``directory`` (0711) for a while, then restore its mode."""
+    mode = stat.S_IMODE(os.stat(directory).st_mode)
+    os.chmod(directory, 0o711)
+    try:
+        yield
+    finally:
+        os.chmod(directory, mode)
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a forked child must switch to another uid")
+
+
 @pytest.mark.ipc_property(
     "naming.permissions", ref="unix(7) Pathname socket ownership and permissions"
 )
-def test_permissions(ipc_record, socks: SocketSet, ipc_tmp_path: Path, forked_peer) -> None:
-    """Connecting needs write permission on the socket file, and search permission on its
-    directories: another user is refused (EACCES) by a socket file without write permission
-    for it and by a 0700 directory, and reaches a 0777 socket in an open directory (unix(7):
-    "connecting to a stream socket object requires write permission on that socket"; POSIX
-    leaves socket file permissions unspecified and older BSDs ignore them)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: a forked child must switch to another uid")
+@pytest.mark.parametrize("kind", SOCKET_KINDS)
+def test_permissions(
+    ipc_record, socks: SocketSet, ipc_tmp_path: Path, forked_peer, kind: str
+) -> None:
+    """Reaching a socket by path needs write permission on the socket file and search
+    permission on its directories: another user is refused (EACCES) by a socket file without
+    write permission for it and by a 0700 directory, and reaches a 0777 socket in an open
+    directory (unix(7): "connecting to a stream socket object requires write permission on
+    that socket; sending a datagram to a datagram socket likewise requires write permission on
+    that socket"; POSIX leaves socket file permissions unspecified and older BSDs ignore
+    them)."""
+    _needs_root()
     uid, gid = other_user_ids()
     opened, private = ipc_tmp_path / "open", ipc_tmp_path / "private"
     opened.mkdir(mode=0o755)
@@ -422,35 +468,129 @@ def test_permissions(ipc_record, socks: SocketSet, ipc_tmp_path: Path, forked_pe
         "0755 socket, 0755 dir": opened / "ro",
         "0777 socket, 0700 dir": private / "rw",
     }
-    for name, path in paths.items():
-        socks.listening(str(path))
-        os.chmod(path, 0o755 if name.startswith("0755") else 0o777)
-    top_mode = stat.S_IMODE(os.stat(ipc_tmp_path).st_mode)
-    os.chmod(ipc_tmp_path, 0o711)  # let the other user reach the subdirectories
     try:
-
-        def child(
-            _sock: socket.socket, uid: int, gid: int, targets: dict[str, str]
-        ) -> dict[str, str]:
-            drop_privileges(uid, gid)
-            results = {}
-            for name, target in targets.items():
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                    results[name] = outcome(sock.connect, target)
-            return results
-
-        results = forked_peer(child, uid, gid, {k: str(v) for k, v in paths.items()}).join()
+        for name, path in paths.items():
+            server_for(socks, str(path), kind)
+            os.chmod(path, 0o755 if name.startswith("0755") else 0o777)
+        with _open_to_others(ipc_tmp_path):
+            targets = {k: str(v) for k, v in paths.items()}
+            results = forked_peer(_reach_as, uid, gid, kind, targets).join()
     finally:
-        os.chmod(ipc_tmp_path, top_mode)
         socks.close()
         opened.rmdir()
         private.rmdir()
-    ipc_record.observe(f"connect() as uid {uid}", results)
+    ipc_record.observe(f"{kind}: reached as uid {uid}", results)
     assert results == {
         "0777 socket, 0755 dir": "ok",
         "0755 socket, 0755 dir": "EACCES",
         "0777 socket, 0700 dir": "EACCES",
     }
+
+
+@pytest.mark.ipc_property("naming.bind-permission", ref="unix(7) Pathname socket ownership")
+def test_bind_permission(ipc_record, ipc_tmp_path: Path, forked_peer) -> None:
+    """Creating a socket file needs write and search permission on its directory: another
+    user's bind() fails with EACCES in a 0755 root directory and succeeds in a 0777 one
+    (unix(7): "Creation of a new socket fails if the process does not have write and search
+    (execute) permission on the directory in which the socket is created")."""
+    _needs_root()
+    uid, gid = other_user_ids()
+    closed, shared = ipc_tmp_path / "closed", ipc_tmp_path / "shared"
+    closed.mkdir(mode=0o755)
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    targets = {"0755 dir": str(closed / "s"), "0777 dir": str(shared / "s")}
+    try:
+        with _open_to_others(ipc_tmp_path):
+            results = forked_peer(_bind_as, uid, gid, targets).join()
+    finally:
+        for target in targets.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+        closed.rmdir()
+        shared.rmdir()
+    ipc_record.observe(f"bind() as uid {uid}", results)
+    assert results == {"0755 dir": "EACCES", "0777 dir": "ok"}
+
+
+@pytest.mark.ipc_property("naming.links", ref="path_resolution(7); symlink(7); unix(7)")
+@pytest.mark.parametrize("kind", SOCKET_KINDS)
+def test_links(ipc_record, socks: SocketSet, ipc_tmp_path: Path, kind: str) -> None:
+    """Names resolve like other files: a symbolic link or a hard link to a socket file reaches
+    the socket; but bind() does not follow a symbolic link, so binding a dangling symlink
+    fails with EADDRINUSE and creates nothing at its target (path_resolution(7); bind(2))."""
+    real, soft, hard = (str(ipc_tmp_path / n) for n in ("real", "soft", "hard"))
+    dangling, nowhere = str(ipc_tmp_path / "dangling"), str(ipc_tmp_path / "nowhere")
+    server_for(socks, real, kind)
+    os.symlink(real, soft)
+    os.link(real, hard)
+    os.symlink(nowhere, dangling)
+    for path in (soft, hard, dangling):
+        socks.remove_later(path)
+    results = {
+        "via symlink": _reach(kind, soft),
+        "via hard link": _reach(kind, hard),
+        "bind() at a dangling symlink": outcome(socks.new(kind).bind, dangling),
+    }
+    ipc_record.observe("results", results)
+    assert not os.path.lexists(nowhere), "bind() followed the symlink and created its target"
+    assert results == {
+        "via symlink": "ok",
+        "via hard link": "ok",
+        "bind() at a dangling symlink": "EADDRINUSE",
+    }
+
+
+def _bind_relative(_sock: socket.socket, deep: str, kind: str) -> dict[str, str]:
+    os.chdir(deep)
+    with socket.socket(socket.AF_UNIX, socket_type(kind)) as server:
+        server.bind("rel")
+        try:
+            if kind != "dgram":
+                server.listen(1)
+            return {"getsockname()": server.getsockname(), "reach": _reach(kind, "rel")}
+        finally:
+            os.unlink("rel")
+
+
+@pytest.mark.ipc_property("naming.relative-path", ref="unix(7) Address format; path_resolution(7)")
+@pytest.mark.parametrize("kind", SOCKET_KINDS)
+def test_relative_path(ipc_record, ipc_tmp_path: Path, forked_peer, kind: str) -> None:
+    """A relative pathname is resolved from the current directory, so a socket deep in a tree
+    whose absolute path would overflow sun_path can still be bound and reached by a short
+    relative name; getsockname() returns the name as given (unix(7); path_resolution(7))."""
+    deep = ipc_tmp_path.joinpath(*["d" * 60] * 2)
+    deep.mkdir(parents=True)
+    try:
+        result = forked_peer(_bind_relative, str(deep), kind).join()
+    finally:
+        deep.rmdir()
+        deep.parent.rmdir()
+    ipc_record.observe("absolute path length", len(os.fsencode(deep / "rel")))
+    ipc_record.observe("relative name", result)
+    assert len(os.fsencode(deep / "rel")) >= SUN_PATH_SIZE
+    assert result == {"getsockname()": "rel", "reach": "ok"}
+
+
+def _reach_from_new_netns(_sock: socket.socket, name: bytes, path: str) -> str:
+    unshare_network_namespace()
+    with socket.socket(socket.AF_UNIX) as by_name, socket.socket(socket.AF_UNIX) as by_path:
+        abstract, pathname = outcome(by_name.connect, name), outcome(by_path.connect, path)
+    return f"abstract: {abstract}; pathname: {pathname}"
+
+
+@pytest.mark.ipc_property("naming.abstract-netns", ref="unix(7); network_namespaces(7)")
+def test_abstract_netns(ipc_record, socks: SocketSet, unix_socket_path: str, forked_peer) -> None:
+    """(Linux, root) Abstract names belong to a network namespace: from a new one, connect() to
+    an abstract name bound outside fails with ECONNREFUSED, while a pathname socket is still
+    reached through the filesystem (network_namespaces(7): namespaces isolate "UNIX domain
+    abstract socket namespace"; Linux selftest unix_connect)."""
+    _needs_root()
+    name = abstract_name("netns")
+    socks.listening(name)
+    socks.listening(unix_socket_path)
+    result = forked_peer(_reach_from_new_netns, name, unix_socket_path).join()
+    ipc_record.expect(result, linux="abstract: ECONNREFUSED; pathname: ok")
 
 
 # -- addresses of accepted connections (more in test_sockname.py) ---------------------------

@@ -67,6 +67,7 @@ __all__ = [
     "same_open_file",
     "sockaddr_un",
     "unpack_ucred",
+    "unshare_network_namespace",
 ]
 
 IS_LINUX = sys.platform.startswith("linux")
@@ -267,6 +268,24 @@ def raw_bind(sock: socket.socket, path: bytes, addrlen: int | None = None) -> No
 def raw_connect(sock: socket.socket, path: bytes, addrlen: int | None = None) -> None:
     """``connect()`` through libc with a raw ``sockaddr_un``; blocking as the socket is."""
     _call("connect", sock, path, addrlen)
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def unshare_network_namespace() -> None:
+    """Move this process into a new network namespace (Linux unshare(2) CLONE_NEWNET).
+
+    Needs CAP_SYS_ADMIN; only for a forked child.  Raises OSError (ENOSYS off Linux).
+    """
+    if not IS_LINUX:
+        raise OSError(errno.ENOSYS, "network namespaces are Linux-only")
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = _libc()
+    if _LIBC.unshare(_CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare(CLONE_NEWNET): {os.strerror(err)}")
 
 
 def other_user_ids() -> tuple[int, int]:
