@@ -65,11 +65,13 @@ def run_inner(
     *args: str,
     sock_root: Path | None = None,
     grace: float = 5.0,
+    extra_env: dict[str, str] | None = None,
 ) -> InnerRun:
     """Run ``pytest *args`` in a subprocess under the reaper; see the module docstring.
 
     ``sock_root`` (a short directory, e.g. the outer ``ipc_tmp_path``) becomes the inner
-    ``--unixipc-sock-root``; None leaves the inner default (/tmp).
+    ``--unixipc-sock-root``; None leaves the inner default (/tmp).  ``extra_env`` is added to
+    the inner session's environment.
     """
     ledger = pytester.path / "ledger.jsonl"
     reaped = pytester.path / "reaper.json"
@@ -83,6 +85,8 @@ def run_inner(
     with pytest.MonkeyPatch.context() as env:
         env.setenv("UNIXIPC_TEST_LEDGER", str(ledger))
         env.setenv("COLUMNS", "240")  # whole short-summary lines
+        for name, value in (extra_env or {}).items():
+            env.setenv(name, value)
         # An outer xdist worker's id must not leak into the inner session's directory names.
         for name in (
             "PYTEST_XDIST_WORKER",
@@ -169,3 +173,20 @@ def linux_only() -> pytest.MarkDecorator:
         not sys.platform.startswith("linux"),
         reason="needs /proc and prctl(PR_SET_CHILD_SUBREAPER) (Linux)",
     )
+
+
+def processes_with_environment(name: str, value: str) -> list[int]:
+    """Pids of live processes whose environment has ``name=value`` (every descendant of an
+    inner session inherits its $UNIXIPC_TEST_LEDGER, however it was orphaned)."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found

@@ -102,6 +102,17 @@ def cleanup_check(request: pytest.FixtureRequest) -> Iterator[CleanupCheck]:
     check.verify()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With $UNIXIPC_HANG_TIMEOUT, only the hanging tests get that pytest-timeout (signal)."""
+    seconds = os.environ.get("UNIXIPC_HANG_TIMEOUT")
+    if not seconds:
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("ending") == "hang":
+            item.add_marker(pytest.mark.timeout(float(seconds), method="signal"))
+
+
 @pytest.fixture(params=["pass", "fail", "hang"])
 def ending(request: pytest.FixtureRequest) -> Callable[[], None]:
     """Call at the end of a test: pass, fail, or block until pytest-timeout ends the test."""
