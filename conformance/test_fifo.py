@@ -30,7 +30,7 @@ TIMEOUT = 5.0
 @pytest.mark.parametrize("maker", ["mkfifo", "mknod"])
 def test_is_fifo(ipc_record, ipc_tmp_path: Path, maker: str) -> None:
     """mkfifo() and mknod(S_IFIFO) create a file of type S_IFIFO with the requested
-    permission bits less the umask (mkfifo(3): "creates a FIFO special file with name
+    permission bits less the umask (mkfifo(3): "makes a FIFO special file with name
     pathname. mode specifies the FIFO's permissions"; mknod(2); LTP mknod01)."""
     path = str(ipc_tmp_path / "made")
     if maker == "mkfifo":
@@ -59,8 +59,9 @@ os.close(fd)
 @pytest.mark.ipc_property("fifo.unrelated", ref="fifo(7)")
 def test_unrelated(ipc_record, fifo_path: str) -> None:
     """Two processes not related by fork() exchange data through a FIFO by its name: a
-    separately started interpreter writes, this process reads (fifo(7): "it has a name within
-    the filesystem ... opened by multiple processes for reading or writing")."""
+    separately started interpreter writes, this process reads (fifo(7): a FIFO "is accessed as
+    part of the filesystem. It can be opened by multiple processes for reading or
+    writing")."""
     r = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         proc = subprocess.run(
@@ -81,8 +82,9 @@ def test_unrelated(ipc_record, fifo_path: str) -> None:
 @pytest.mark.ipc_property("fifo.half-duplex", ref="fifo(7), open(2)")
 def test_half_duplex(ipc_record, fifo_path: str) -> None:
     """A FIFO is one-way like a pipe: the end opened O_RDONLY cannot write and the end opened
-    O_WRONLY cannot read, both EBADF (fifo(7): "The FIFO special file ... has to be open at
-    both ends"; read(2)/write(2): EBADF "fd is not open for reading/writing")."""
+    O_WRONLY cannot read, both EBADF (fifo(7): "The FIFO must be opened on both ends (reading
+    and writing) before data can be passed"; read(2)/write(2): EBADF "fd is not a valid file
+    descriptor or is not open for reading/writing")."""
     r = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK)
     w = os.open(fifo_path, os.O_WRONLY)
     try:
@@ -228,9 +230,9 @@ def test_nonblock_read_no_writer(ipc_record, fifo_path: str) -> None:
 @pytest.mark.ipc_property("fifo.truncate", ref="truncate(2), open(2) O_TRUNC, fifo(7)")
 def test_truncate(ipc_record, fifo_path: str) -> None:
     """truncate() and ftruncate() on a FIFO fail with EINVAL, and O_TRUNC at open is ignored:
-    queued data survives (truncate(2): "EINVAL ... fd does not reference a regular file";
-    open(2): O_TRUNC applies to regular files, "Otherwise, the effect of O_TRUNC is
-    unspecified"; gVisor pipe.cc Truncate, FifoOtrunc)."""
+    queued data survives (truncate(2): "EINVAL fd does not reference a regular file or a POSIX
+    shared memory object"; open(2): O_TRUNC "If the file is a FIFO or terminal device file,
+    the O_TRUNC flag is ignored"; gVisor pipe.cc Truncate, FifoOtrunc)."""
     r = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK)
     w = os.open(fifo_path, os.O_WRONLY)
     try:

@@ -178,8 +178,8 @@ def test_posix_emsgsize(ipc_record) -> None:
 @pytest.mark.ipc_property("mq.posix-prio-max", ref="mq_send(3), sysconf(3) MQ_PRIO_MAX")
 def test_posix_prio_max(ipc_record) -> None:
     """Priorities run from 0 to MQ_PRIO_MAX-1; msg_prio >= MQ_PRIO_MAX fails with EINVAL
-    (mq_send(3): "EINVAL ... msg_prio was greater than or equal to MQ_PRIO_MAX"; Linux
-    MQ_PRIO_MAX is 32768)."""
+    (POSIX mq_send(): "[EINVAL] The value of msg_prio was outside the valid range"; mq_send(3):
+    msg_prio must be below MQ_PRIO_MAX; Linux MQ_PRIO_MAX is 32768)."""
     if _no_posix_mq(ipc_record):
         return
     limit = os.sysconf("SC_MQ_PRIO_MAX")
@@ -271,8 +271,9 @@ def test_posix_notify(ipc_record) -> None:
     with EBUSY; a message arriving in the empty queue sends the registered process its signal
     (si_pid is the sender), and the registration is then removed, so it can be made again
     (mq_notify(3): "Only one process can be registered to receive notification from a message
-    queue"; "EBUSY Another process has already registered"; "After notification occurs, the
-    notification registration is removed"; open POSIX mq_notify/1-5, LTP mq_notify01). The
+    queue"; "EBUSY Another process has already registered to receive notification for this
+    message queue"; once a notification is delivered the registration is removed and another
+    process may register; open POSIX mq_notify/1-5, LTP mq_notify01). The
     registered process is a forked child: single-threaded, it can keep the signal blocked and
     collect it with sigtimedwait()."""
     if _no_posix_mq(ipc_record):
@@ -349,7 +350,7 @@ mq.close()
 @pytest.mark.ipc_property("mq.posix-unrelated", ref="mq_overview(7)")
 def test_posix_unrelated(ipc_record) -> None:
     """A separately started process opens the queue by name and its message arrives here with
-    its priority (mq_overview(7): "Message queues are identified by names of the form
+    its priority (mq_overview(7): "Each message queue is identified by a name of the form
     /somename ... Two processes can operate on the same queue by passing the same name to
     mq_open(3)")."""
     if _no_posix_mq(ipc_record):
@@ -474,8 +475,8 @@ def test_sysv_except(ipc_record) -> None:
 def test_sysv_e2big(ipc_record) -> None:
     """A message longer than the receive size fails with E2BIG and stays queued, unless
     MSG_NOERROR truncates it (msgrcv(2): "If the message text has length greater than msgsz,
-    then the behavior depends on whether MSG_NOERROR is specified ... If MSG_NOERROR is not
-    specified, then the message isn't removed from the queue and the system call fails
+    then the behavior depends on whether MSG_NOERROR is specified in msgflg ... if MSG_NOERROR
+    is not specified, then the message isn't removed from the queue and the system call fails
     returning -1 with errno set to E2BIG"; gVisor MsgOpTooBig)."""
     if _no_sysv(ipc_record):
         return
@@ -518,8 +519,9 @@ def test_sysv_full_eagain(ipc_record) -> None:
 
 @pytest.mark.ipc_property("mq.sysv-msgmax", ref="msgsnd(2) MSGMAX")
 def test_sysv_msgmax(ipc_record) -> None:
-    """A message larger than MSGMAX fails with EINVAL (msgsnd(2): "EINVAL ... msgsz was less
-    than 0 or greater than the system value MSGMAX"; Linux /proc/sys/kernel/msgmax)."""
+    """A message larger than MSGMAX fails with EINVAL (msgsnd(2): "EINVAL msqid was invalid,
+    or nonpositive mtype value, or invalid msgsz value (less than 0 or greater than the system
+    value MSGMAX)"; Linux /proc/sys/kernel/msgmax)."""
     if _no_sysv(ipc_record):
         return
     msgmax = proc_sys_int("kernel/msgmax")

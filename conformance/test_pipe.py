@@ -72,7 +72,8 @@ def _read_all(fd: int, timeout: float, what: str) -> bytes:
 @ONLY_PIPE
 def test_half_duplex(ipc_record, creator: PipeCreator) -> None:
     """Data flows one way: write(2) on the read end and read(2) on the write end fail with
-    EBADF (pipe(2): "fd[0] refers to the read end ... fd[1] refers to the write end"). FreeBSD
+    EBADF (pipe(2): "pipefd[0] refers to the read end of the pipe.
+    pipefd[1] refers to the write end of the pipe"). FreeBSD
     pipes are bidirectional (FreeBSD tests/sys/kern/pipe/pipe_reverse_test)."""
     with creator.open() as ends:
         observed = reverse_direction(ends.r, ends.w)
@@ -215,8 +216,9 @@ def test_atomic_pipe_buf(ipc_record, creator: PipeCreator) -> None:
 @pytest.mark.ipc_property("pipe.byte-stream", ref="pipe(7)")
 @BOTH
 def test_byte_stream(ipc_record, creator: PipeCreator) -> None:
-    """A pipe keeps no message boundaries: two writes are returned by one read (pipe(7): "A
-    pipe ... provides a byte stream: there is no concept of message boundaries")."""
+    """A pipe keeps no message boundaries: two writes are returned by one read (pipe(7): "The
+    communication channel provided by a pipe is a byte stream: there is no concept of message
+    boundaries")."""
     with creator.open() as ends:
         os.write(ends.w, b"one")
         os.write(ends.w, b"two")
@@ -228,8 +230,10 @@ def test_byte_stream(ipc_record, creator: PipeCreator) -> None:
 @pytest.mark.ipc_property("pipe.nonblock-full", ref="pipe(7), write(2)")
 @BOTH
 def test_nonblock_full(ipc_record, creator: PipeCreator) -> None:
-    """An O_NONBLOCK write to a full pipe fails with EAGAIN (pipe(7): "If O_NONBLOCK is set
-    ... write(2) fails with EAGAIN" when the pipe is full; LTP pipe12, write04)."""
+    """An O_NONBLOCK write to a full pipe fails with EAGAIN (pipe(7), PIPE_BUF: "O_NONBLOCK
+    enabled, n <= PIPE_BUF: If there is room to write n bytes to the pipe, then write(2) succeeds
+    immediately, writing all n bytes; otherwise write(2) fails, with errno set to EAGAIN"; LTP
+    pipe12, write04)."""
     with creator.open() as ends:
         filled = fill_nonblocking(ends.w, 1)
         os.set_blocking(ends.w, False)
@@ -243,9 +247,8 @@ def test_nonblock_full(ipc_record, creator: PipeCreator) -> None:
 @BOTH
 def test_nonblock_empty(ipc_record, creator: PipeCreator) -> None:
     """An O_NONBLOCK read of an empty pipe whose writer is still open fails with EAGAIN, not
-    0 (pipe(7): "If a process attempts to read from an empty pipe, then read(2) will block
-    until data is available ... If O_NONBLOCK is set, read(2) fails with EAGAIN"; LTP
-    read03)."""
+    0 (read(2): "EAGAIN The file descriptor fd refers to a file other than a socket and has
+    been marked nonblocking (O_NONBLOCK), and the read would block"; LTP read03)."""
     with creator.open() as ends:
         os.set_blocking(ends.r, False)
         result = outcome(os.read, ends.r, 1)
@@ -471,8 +474,9 @@ def test_setpipe_sz_limits(ipc_record, creator: PipeCreator) -> None:
 @pytest.mark.ipc_property("pipe.fionread", ref="ioctl_fionread(2), pipe(7)")
 @BOTH
 def test_fionread(ipc_record, creator: PipeCreator) -> None:
-    """ioctl(FIONREAD) on the read end reports the number of unread bytes (pipe(7): "the
-    FIONREAD ioctl(2) ... obtain the number of bytes available to be read")."""
+    """ioctl(FIONREAD) on the read end reports the number of unread bytes (ioctl(2)
+    FIONREAD, implemented for pipes by Linux fs/pipe.c pipe_ioctl; gVisor pipe.cc FionRead;
+    LTP pipe12)."""
     import array
 
     with creator.open() as ends:
@@ -582,8 +586,9 @@ def test_zero_length(ipc_record, creator: PipeCreator) -> None:
 @BOTH
 def test_poll_hup(ipc_record, creator: PipeCreator) -> None:
     """With every writer closed, poll() shows POLLHUP on the read end, with POLLIN too while
-    data is left (poll(2): "POLLHUP Hang up ... when reading from a channel such as a pipe ...
-    returned only after the channel has been closed")."""
+    data is left (poll(2): POLLHUP "Hang up ... when reading from a channel such as a pipe or a
+    stream socket, this event merely indicates that the peer closed its end of the
+    channel")."""
     with creator.open() as ends:
         os.write(ends.w, b"left")
         ends.close_write()
@@ -709,8 +714,8 @@ def test_blocked_writer_epipe(ipc_record, creator: PipeCreator) -> None:
 @pytest.mark.ipc_property("pipe.proc-fd-reopen", ref="proc(5) /proc/pid/fd, gVisor pipe.cc")
 def test_proc_fd_reopen(ipc_record) -> None:
     """(Linux) open("/proc/self/fd/N") of a pipe end does not block and yields a new
-    descriptor on the same pipe buffer (proc(5): /proc/pid/fd entries "can be opened";
-    gVisor OpenViaProcSelfFD)."""
+    descriptor on the same pipe buffer (proc(5): /proc/pid/fd entries are symbolic links to
+    the open files, and opening one opens that file; gVisor OpenViaProcSelfFD)."""
     with os_pipe() as ends:
         path = f"/proc/self/fd/{ends.r}"
         if not os.path.exists(path):

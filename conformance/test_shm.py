@@ -135,8 +135,8 @@ os.close(fd)
 def test_posix_named(ipc_record) -> None:
     """A shm_open() object is visible by name to an unrelated process, which sees and changes
     the same bytes; after shm_unlink() the name is gone: shm_open without O_CREAT fails with
-    ENOENT (shm_overview(7): "Unrelated processes can use the same object by calling
-    shm_open() with the same name"; shm_unlink(3))."""
+    ENOENT (shm_open(3): "A POSIX shared memory object is in effect a handle which can be used
+    by unrelated processes to mmap(2) the same region of shared memory"; shm_unlink(3))."""
     with posix_shm(PAGE) as shm:
         mapping = shm.map()
         try:
@@ -324,8 +324,9 @@ def _child_write_shared(sock: socket.socket, mapping: mmap.mmap) -> None:
 @pytest.mark.ipc_property("shm.unlink-keeps-mapping", ref="shm_unlink(3)")
 def test_unlink_keeps_mapping(ipc_record) -> None:
     """shm_unlink() removes the name at once, but existing descriptors and mappings stay
-    valid and shared; unlinking a missing name fails with ENOENT (shm_unlink(3): "Once all
-    processes have unmapped the object, de-allocates and destroys the contents"; open POSIX
+    valid and shared; unlinking a missing name fails with ENOENT (shm_open(3): shm_unlink
+    "removes a shared memory object name, and, once all processes have unmapped the object,
+    deallocates and destroys the contents of the associated memory region"; open POSIX
     shm_unlink/2-5, /11)."""
     with posix_shm(PAGE) as shm:
         mapping = shm.map()

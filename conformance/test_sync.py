@@ -278,10 +278,10 @@ def _child_sem_wait_eintr(sock: socket.socket, sem: px.UnnamedSemaphore) -> str:
 
 @pytest.mark.ipc_property("sync.sem-wait-eintr", ref="sem_wait(3), signal(7)")
 def test_sem_wait_eintr(ipc_record) -> None:
-    """A process blocked in sem_wait() that catches a signal returns EINTR: sem_wait is never
-    restarted (sem_wait(3): "EINTR The call was interrupted by a signal handler"; signal(7):
-    sem_wait is among the interfaces "never restarted after being interrupted by a signal
-    handler, regardless of the use of SA_RESTART")."""
+    """A process blocked in sem_wait() that catches a signal whose handler was installed
+    without SA_RESTART (as Python's signal.signal does) fails with EINTR (sem_wait(3): "EINTR
+    The call was interrupted by a signal handler; see signal(7)"; signal(7): sem_wait is
+    restarted only under SA_RESTART, since Linux 2.6.22)."""
     with (
         shared_anon_mapping(PAGE) as mapping,
         unnamed_semaphore(mapping, 0, 0) as sem,
@@ -299,8 +299,8 @@ def test_sem_wait_eintr(ipc_record) -> None:
 def test_sem_timedwait_timeout(ipc_record) -> None:
     """sem_timedwait() on a semaphore at 0 fails with ETIMEDOUT once its absolute
     CLOCK_REALTIME deadline passes, and not before (sem_timedwait(3): "ETIMEDOUT The call timed
-    out before the semaphore could be locked"; abs_timeout "measured against the CLOCK_REALTIME
-    clock"; open POSIX sem_timedwait/3, /6)."""
+    out before the semaphore could be locked"; abs_timeout is "an absolute timeout in seconds
+    and nanoseconds since the Epoch", i.e. CLOCK_REALTIME; open POSIX sem_timedwait/3, /6)."""
     wait = 0.05
     with named_semaphore(0) as sem:
         start = time.monotonic()
