@@ -24,6 +24,7 @@ from pytest_unixipc import SOCKET_KINDS, Deadline, socket_type, wait_readable
 from pytest_unixipc.creds import (
     FdSet,
     SocketSet,
+    drop_privileges,
     errno_name,
     fd_is_open,
     open_fd_count,
@@ -748,4 +749,48 @@ def test_passrights_off(ipc_record, fds: FdSet, pair, kind: str) -> None:
         linux="SCM_RIGHTS: EPERM; plain data: plain"
         if _linux_at_least(6, 16)
         else "SO_PASSRIGHTS: ENOPROTOOPT",
+    )
+
+
+#: RLIMIT_NOFILE given to the sender in fdpass.inflight-limit.
+INFLIGHT_RLIMIT = 16
+
+
+def _fill_in_flight(sock: socket.socket, uid: int, limit: int) -> dict[str, object]:
+    import resource
+
+    r, _w = os.pipe()
+    drop_privileges(uid, uid)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    sent = 0
+    while sent <= 4 * limit:
+        result = outcome(send_rights, sock, [r])
+        if result != "ok":
+            return {"sent": sent, "then": result}
+        sent += 1
+    return {"sent": sent, "then": "no limit"}
+
+
+@pytest.mark.ipc_property("fdpass.inflight-limit", ref="unix(7) ETOOMANYREFS; getrlimit(2)")
+def test_inflight_limit(ipc_record, forked_peer) -> None:
+    """(Linux) A user without CAP_SYS_RESOURCE may have only about RLIMIT_NOFILE descriptors
+    "in flight" (sent and not yet received); the next sendmsg() with SCM_RIGHTS fails with
+    ETOOMANYREFS (unix(7) ERRORS: "the number of file descriptors that are "in flight" exceeds
+    the RLIMIT_NOFILE resource limit").  The sender runs as a uid of its own, so no other
+    process's descriptors count against it; Linux refuses once more than the limit are in
+    flight, i.e. after limit + 1 messages of one descriptor."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the sender must run as a uid no other process uses")
+    uid = 40000 + os.getpid() % 20000
+    result = forked_peer(_fill_in_flight, uid, INFLIGHT_RLIMIT).join(WAIT)
+    ipc_record.observe(f"sender with RLIMIT_NOFILE {INFLIGHT_RLIMIT}", result)
+    if result["then"] != "no limit":
+        ipc_record.limit(
+            "in-flight descriptors per user",
+            result["sent"],
+            f"with RLIMIT_NOFILE {INFLIGHT_RLIMIT}",
+        )
+    ipc_record.expect(
+        f"{result['sent']} in flight, then {result['then']}",
+        linux=f"{INFLIGHT_RLIMIT + 1} in flight, then ETOOMANYREFS",
     )
