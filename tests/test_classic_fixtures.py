@@ -7,11 +7,15 @@ names, no System V ids, no open mappings.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pytest_unixipc import classic
 from pytest_unixipc import posix_ipc as px
 from pytest_unixipc.classic import mqueue_unavailable, outcome, sysv_unavailable
 
@@ -79,16 +83,22 @@ def _dev_shm() -> set[str]:
 
 
 def _is_gone(kind: str, value: object) -> bool:
+    """Is the object a fixture handed out really gone (its name or id no longer opens)?"""
     if kind == "mapping":
         return bool(value.closed)  # type: ignore[attr-defined]
-    if kind == "shm":
-        return outcome(px.shm_open, str(value), os.O_RDONLY) == "ENOENT"
-    if kind == "sem":
-        return outcome(px.NamedSemaphore, str(value)) == "ENOENT"
-    if kind == "mq":
-        return outcome(px.MessageQueue, str(value), os.O_RDONLY) == "ENOENT"
-    assert kind == "sysv"
-    return outcome(px.msgsnd, int(value), 1, b"x", px.IPC_NOWAIT) in ("EINVAL", "EIDRM")  # type: ignore[call-overload]
+    if kind == "sysv":
+        return outcome(px.msgsnd, value, 1, b"x", px.IPC_NOWAIT) in ("EINVAL", "EIDRM")
+    try:
+        if kind == "shm":
+            os.close(px.shm_open(str(value), os.O_RDONLY))
+        elif kind == "sem":
+            px.NamedSemaphore(str(value)).close()
+        else:
+            assert kind == "mq"
+            px.MessageQueue(str(value), os.O_RDONLY).close()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="checks /dev/shm (Linux)")
@@ -135,3 +145,66 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
         assert name in out, f"{name} missing from pytest --fixtures"
         assert first_line in out, f"{name}'s docstring is not shown"
     assert out.count("Under hypothesis use ``pytest_unixipc.") == 5
+
+
+# -- the context managers behind the fixtures ------------------------------------------------
+
+
+def _enter_and_fail(make, holder: list[object]) -> None:  # type: ignore[no-untyped-def]
+    with make() as obj:
+        holder.append(obj)
+        raise RuntimeError("body failed")
+
+
+@pytest.mark.parametrize(
+    ("kind", "make"),
+    [
+        ("shm", lambda: classic.posix_shm(4096)),
+        ("sem", lambda: classic.named_semaphore(1)),
+        ("mq", lambda: classic.posix_mqueue(maxmsg=2, msgsize=16)),
+        ("sysv", classic.sysv_msgqueue),
+    ],
+    ids=["posix_shm", "named_semaphore", "posix_mqueue", "sysv_msgqueue"],
+)
+def test_context_managers_remove_names_when_the_body_raises(kind: str, make) -> None:  # type: ignore[no-untyped-def]
+    if kind == "mq" and mqueue_unavailable() is not None:
+        pytest.skip(str(mqueue_unavailable()))
+    if kind == "sysv" and sysv_unavailable() is not None:
+        pytest.skip(str(sysv_unavailable()))
+    holder: list[object] = []
+    with pytest.raises(RuntimeError, match="body failed"):
+        _enter_and_fail(make, holder)
+    handle = holder[0]
+    value = handle.id if kind == "sysv" else handle.name  # type: ignore[attr-defined]
+    assert _is_gone(kind, value), f"{kind} {value} survived an exception in the body"
+
+
+@settings(max_examples=25, deadline=None)
+@given(value=st.integers(min_value=0, max_value=1000), posts=st.integers(0, 5))
+def test_named_semaphore_under_hypothesis(value: int, posts: int) -> None:
+    """Under @given use the context manager: a fresh semaphore per example."""
+    with classic.named_semaphore(value) as sem:
+        for _ in range(posts):
+            sem.post()
+        assert sem.value == value + posts
+        name = sem.name
+    assert _is_gone("sem", name)
+
+
+def test_missing_c_function_is_unsupported() -> None:
+    """A call the C library lacks raises Unsupported (ENOSYS), which callers report."""
+    with pytest.raises(px.Unsupported) as info:
+        px._fn("uxipc_no_such_function", None, ())
+    assert info.value.errno == errno.ENOSYS
+    assert "uxipc_no_such_function" in str(info.value)
+
+
+def test_errors_map_to_python_exception_classes() -> None:
+    """errno values come back as the matching OSError subclasses."""
+    with pytest.raises(FileNotFoundError):
+        px.shm_open(classic.unique_name(), os.O_RDWR)
+    with classic.named_semaphore(0) as sem:
+        with pytest.raises(BlockingIOError):
+            sem.trywait()
+        with pytest.raises(TimeoutError):
+            sem.wait(0.01)
