@@ -45,32 +45,72 @@ def _parser() -> _Parser:
         usage="unixipc-grade ROLE [options] -- COMMAND [ARG ...]",
         description="Grade a student's Unix IPC program against the contract of its role. "
         "Placeholders {socket} {size} {message} {count} {file} {workers} in the command are "
-        "replaced by the grader. Roles: " + ", ".join(f"{r.name} ({r.usage})" for r in ROLES.values()),
+        "replaced by the grader. Roles: "
+        + ", ".join(f"{r.name} ({r.usage})" for r in ROLES.values()),
     )
     p.add_argument("role", metavar="ROLE", help="one of: " + ", ".join(ROLES))
     p.add_argument("--json", metavar="PATH", help="write the results file here")
-    p.add_argument("--format", choices=_results.FORMATS, default="gradescope",
-                   help="results file format (default gradescope)")
-    p.add_argument("--socket", metavar="NAME",
-                   help="socket name the program uses (relative to its directory) when the "
-                   "command has no {socket}")
-    p.add_argument("--timeout", metavar="SECONDS", type=float, default=3.0,
-                   help="wall-clock limit per property (default 3)")
-    p.add_argument("--points", metavar="ID=N", nargs="+", action="extend", default=[],
-                   help="points for properties (default 1 each)")
-    p.add_argument("--regex", metavar="NAME=REGEX", action="append", default=[],
-                   help="course output format; names: " + ", ".join(DEFAULT_REGEXES))
-    p.add_argument("--limit", metavar="NAME=VALUE", action="append", default=[],
-                   help="sandbox limits: cpu, files, procs, fsize, as, output")
+    p.add_argument(
+        "--format",
+        choices=_results.FORMATS,
+        default="gradescope",
+        help="results file format (default gradescope)",
+    )
+    p.add_argument(
+        "--socket",
+        metavar="NAME",
+        help="socket name the program uses (relative to its directory) when the "
+        "command has no {socket}",
+    )
+    p.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=3.0,
+        help="wall-clock limit per property (default 3)",
+    )
+    p.add_argument(
+        "--points",
+        metavar="ID=N",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="points for properties (default 1 each)",
+    )
+    p.add_argument(
+        "--regex",
+        metavar="NAME=REGEX",
+        action="append",
+        default=[],
+        help="course output format; names: " + ", ".join(DEFAULT_REGEXES),
+    )
+    p.add_argument(
+        "--limit",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="sandbox limits: cpu, files, procs, fsize, as, output",
+    )
     p.add_argument("--user", metavar="USER", help="run the program as USER (needs root)")
-    p.add_argument("--tests", metavar="PATH", action="append", default=[],
-                   help="also run the instructor's own test file or directory")
-    p.add_argument("-n", "--numprocesses", metavar="N",
-                   help="grade properties in parallel with pytest-xdist")
+    p.add_argument(
+        "--tests",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="also run the instructor's own test file or directory",
+    )
+    p.add_argument(
+        "-n", "--numprocesses", metavar="N", help="grade properties in parallel with pytest-xdist"
+    )
     p.add_argument("-k", dest="keyword", metavar="EXPR", help="only properties matching EXPR")
     p.add_argument("--junitxml", metavar="PATH", help="also write JUnit XML")
-    p.add_argument("--pytest-arg", metavar="ARG", action="append", default=[],
-                   help="pass ARG to pytest (repeatable)")
+    p.add_argument(
+        "--pytest-arg",
+        metavar="ARG",
+        action="append",
+        default=[],
+        help="pass ARG to pytest (repeatable)",
+    )
     p.add_argument("--sandbox-tag", metavar="TAG", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
     return p
@@ -94,12 +134,14 @@ def _check_command(role: str, command: list[str], socket_name: str | None) -> li
             if name not in PLACEHOLDERS:
                 raise UsageError(
                     f"unknown placeholder {{{name}}} in {word!r} (placeholders: "
-                    + " ".join(f"{{{n}}}" for n in PLACEHOLDERS) + ")"
+                    + " ".join(f"{{{n}}}" for n in PLACEHOLDERS)
+                    + ")"
                 )
             if name not in offered:
                 raise UsageError(
                     f"placeholder {{{name}}} is not used by role {role} (it offers "
-                    + " ".join(f"{{{n}}}" for n in offered) + ")"
+                    + " ".join(f"{{{n}}}" for n in offered)
+                    + ")"
                 )
             seen.add(name)
     if "socket" in offered and "socket" not in seen and not socket_name:
@@ -166,7 +208,9 @@ def _check_options(ns: argparse.Namespace, entries: list[RubricEntry]) -> None:
         for group in REGEX_GROUPS[key]:
             if group not in rx.groupindex:
                 raise UsageError(f"--regex {key}: needs a named group (?P<{group}>...)")
-    _check_pairs("--limit", ns.limit, dict.fromkeys(("cpu", "files", "procs", "fsize", "as", "output")))
+    _check_pairs(
+        "--limit", ns.limit, dict.fromkeys(("cpu", "files", "procs", "fsize", "as", "output"))
+    )
     if not ns.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
     if ns.user is not None:
@@ -179,17 +223,16 @@ def _check_options(ns: argparse.Namespace, entries: list[RubricEntry]) -> None:
         except KeyError:
             if not ns.user.isdigit():
                 raise UsageError(f"--user: no such user {ns.user!r}") from None
-    if ns.numprocesses is not None:
-        try:
-            import xdist  # noqa: F401
-        except ImportError:
-            raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)") from None
+    if ns.numprocesses is not None and importlib.util.find_spec("xdist") is None:
+        raise UsageError("-n needs pytest-xdist (pip install pytest-xdist)")
     for path in ns.tests:
         if not os.path.exists(path):
             raise UsageError(f"--tests: {path} does not exist")
 
 
-def _failed_rubric(entries: list[RubricEntry], points: dict[str, float], why: str) -> list[_results.PropertyResult]:
+def _failed_rubric(
+    entries: list[RubricEntry], points: dict[str, float], why: str
+) -> list[_results.PropertyResult]:
     out = []
     for number, e in enumerate(entries, 1):
         out.append(
@@ -219,25 +262,41 @@ def _points(items: list[str]) -> dict[str, float]:
     return out
 
 
-def _pytest_args(ns: argparse.Namespace, command: list[str], ini: str, state_dir: str, results_path: str) -> list[str]:
+def _pytest_args(
+    ns: argparse.Namespace, command: list[str], ini: str, state_dir: str, results_path: str
+) -> list[str]:
     role = ROLES[ns.role]
     spec = importlib.util.find_spec(role.module_name)
-    assert spec is not None and spec.origin is not None
+    assert spec is not None
+    assert spec.origin is not None
     module_path = spec.origin
     args = [
         module_path,
         *[os.path.abspath(t) for t in ns.tests],
-        "-c", ini,
-        "--rootdir", os.path.dirname(module_path),
-        "-p", "no:cacheprovider",
-        "-q", "--tb=short", "--no-header", "-rN",
-        "--unixipc-role", ns.role,
-        "--unixipc-program", json.dumps(command),
-        "--unixipc-timeout", str(ns.timeout),
-        "--unixipc-results", results_path,
-        "--unixipc-results-format", ns.format,
-        "--unixipc-state-dir", state_dir,
-        "--unixipc-summary", "off",
+        "-c",
+        ini,
+        "--rootdir",
+        os.path.dirname(module_path),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--tb=short",
+        "--no-header",
+        "-rN",
+        "--unixipc-role",
+        ns.role,
+        "--unixipc-program",
+        json.dumps(command),
+        "--unixipc-timeout",
+        str(ns.timeout),
+        "--unixipc-results",
+        results_path,
+        "--unixipc-results-format",
+        ns.format,
+        "--unixipc-state-dir",
+        state_dir,
+        "--unixipc-summary",
+        "off",
     ]
     if ns.socket:
         args += ["--unixipc-socket", ns.socket]
@@ -328,7 +387,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except _ProgramError as exc:
             _write(
                 json_path,
-                _results.skeleton(fmt, f"Not graded: {exc}.", _failed_rubric(entries, _points(ns.points), str(exc))),
+                _results.skeleton(
+                    fmt,
+                    f"Not graded: {exc}.",
+                    _failed_rubric(entries, _points(ns.points), str(exc)),
+                ),
             )
             raise
     except UsageError as exc:
@@ -352,7 +415,9 @@ def _peek_option(argv: list[str], name: str) -> str | None:
     return None
 
 
-def _run(ns: argparse.Namespace, command: list[str], entries: list[RubricEntry], started: float) -> int:
+def _run(
+    ns: argparse.Namespace, command: list[str], entries: list[RubricEntry], started: float
+) -> int:
     import pytest
 
     fmt = ns.format
@@ -383,7 +448,10 @@ def _run(ns: argparse.Namespace, command: list[str], entries: list[RubricEntry],
     for line in _results.render_text(results, header=header):
         print(line)
     elapsed = time.monotonic() - started
-    print(f"graded in {elapsed:.1f} s" + (f"; results written to {ns.json} ({fmt})" if ns.json else ""))
+    print(
+        f"graded in {elapsed:.1f} s"
+        + (f"; results written to {ns.json} ({fmt})" if ns.json else "")
+    )
     if fmt == "autolab":
         # Autolab reads the autoresult from the last line of the driver's output.
         print(_results.autolab(results))

@@ -24,7 +24,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,29 +66,73 @@ _LIMIT_NAMES = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("unixipc-grading", "grading student IPC programs (unixipc-grade)")
     add = group.addoption
-    add("--unixipc-role", metavar="ROLE", default=None,
-        help=f"role the program is graded as: {', '.join(ROLES)}")
-    add("--unixipc-program", metavar="COMMAND", default=None,
+    add(
+        "--unixipc-role",
+        metavar="ROLE",
+        default=None,
+        help=f"role the program is graded as: {', '.join(ROLES)}",
+    )
+    add(
+        "--unixipc-program",
+        metavar="COMMAND",
+        default=None,
         help="the student's command, as a JSON list or a shell-quoted string, with placeholders "
-        "{socket} {size} {message} {count} {file} {workers}")
-    add("--unixipc-socket", metavar="NAME", default=None,
+        "{socket} {size} {message} {count} {file} {workers}",
+    )
+    add(
+        "--unixipc-socket",
+        metavar="NAME",
+        default=None,
         help="fixed socket name (relative to the program's directory) when the command has "
-        "no {socket}")
-    add("--unixipc-timeout", metavar="SECONDS", type=float, default=3.0,
-        help="wall-clock limit per property (default 3)")
-    add("--unixipc-points", metavar="ID=N", action="append", default=[],
-        help="points for a property (repeatable)")
-    add("--unixipc-regex", metavar="NAME=REGEX", action="append", default=[],
-        help=f"course output format; names: {', '.join(DEFAULT_REGEXES)}")
-    add("--unixipc-limit", metavar="NAME=VALUE", action="append", default=[],
-        help=f"sandbox limit; names: {', '.join(_LIMIT_NAMES)}")
-    add("--unixipc-user", metavar="USER", default=None,
-        help="run the program as this user (needs root), e.g. nobody")
+        "no {socket}",
+    )
+    add(
+        "--unixipc-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=3.0,
+        help="wall-clock limit per property (default 3)",
+    )
+    add(
+        "--unixipc-points",
+        metavar="ID=N",
+        action="append",
+        default=[],
+        help="points for a property (repeatable)",
+    )
+    add(
+        "--unixipc-regex",
+        metavar="NAME=REGEX",
+        action="append",
+        default=[],
+        help=f"course output format; names: {', '.join(DEFAULT_REGEXES)}",
+    )
+    add(
+        "--unixipc-limit",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help=f"sandbox limit; names: {', '.join(_LIMIT_NAMES)}",
+    )
+    add(
+        "--unixipc-user",
+        metavar="USER",
+        default=None,
+        help="run the program as this user (needs root), e.g. nobody",
+    )
     add("--unixipc-results", metavar="PATH", default=None, help="write a results file")
-    add("--unixipc-results-format", choices=_results.FORMATS, default="gradescope",
-        help="results file format (default gradescope)")
-    add("--unixipc-sandbox-tag", metavar="TAG", default=None,
-        help="prefix of UNIXIPC_SANDBOX_ID in the programs' environment")
+    add(
+        "--unixipc-results-format",
+        choices=_results.FORMATS,
+        default="gradescope",
+        help="results file format (default gradescope)",
+    )
+    add(
+        "--unixipc-sandbox-tag",
+        metavar="TAG",
+        default=None,
+        help="prefix of UNIXIPC_SANDBOX_ID in the programs' environment",
+    )
     add("--unixipc-state-dir", metavar="DIR", default=None, help=argparse_suppress())
 
 
@@ -248,7 +292,9 @@ def _meta(item: pytest.Item, gconf: GradingConfig) -> dict[str, Any]:
     hidden = None
     if hidden_mark is not None:
         hidden = str(
-            hidden_mark.kwargs.get("visibility", hidden_mark.args[0] if hidden_mark.args else "hidden")
+            hidden_mark.kwargs.get(
+                "visibility", hidden_mark.args[0] if hidden_mark.args else "hidden"
+            )
         )
     func = getattr(item, "function", None)
     doc = ((func.__doc__ if func else None) or "").strip().splitlines()
@@ -272,7 +318,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     # A failed gate (grade_required) stops the grading of later properties.
     if report.failed and item.get_closest_marker("grade_required") is not None:
@@ -334,7 +382,7 @@ class _Collector:
         )
         for key, value in report.user_properties:
             if key == _PROP:
-                entry["meta"] = json.loads(value)
+                entry["meta"] = json.loads(str(value))
         entry["duration"] += float(getattr(report, "duration", 0.0) or 0.0)
         if report.failed:
             entry["failed"] = True
@@ -344,7 +392,9 @@ class _Collector:
             entry["output"].append(text)
         elif report.skipped:
             entry["failed"] = True
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = (
+                report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            )
             entry["output"].append(f"not run: {reason}")
         elif report.when == "call" and report.passed:
             entry["passed_call"] = True
@@ -353,7 +403,10 @@ class _Collector:
         out: list[tuple[tuple[int, str], _results.PropertyResult]] = []
         for nodeid in self.collected - set(self.entries):
             self.entries[nodeid] = {
-                "meta": None, "duration": 0.0, "failed": True, "passed_call": False,
+                "meta": None,
+                "duration": 0.0,
+                "failed": True,
+                "passed_call": False,
                 "output": ["did not run: the grader stopped before this test"],
             }
         for nodeid, entry in self.entries.items():
@@ -375,10 +428,16 @@ class _Collector:
             out.append(((int(meta.get("order", 10**6)), nodeid), result))
         for nodeid, text in self.collect_errors.items():
             out.append(
-                ((-1, nodeid), _results.PropertyResult(
-                    nodeid=nodeid, name=f"could not load {nodeid}", points=0.0, passed=False,
-                    output=_results.cap_output(text),
-                ))
+                (
+                    (-1, nodeid),
+                    _results.PropertyResult(
+                        nodeid=nodeid,
+                        name=f"could not load {nodeid}",
+                        points=0.0,
+                        passed=False,
+                        output=_results.cap_output(text),
+                    ),
+                )
             )
         ordered = [r for _, r in sorted(out, key=lambda pair: pair[0])]
         for number, result in enumerate(ordered, 1):
@@ -514,7 +573,8 @@ class ProgramFactory:
 
         ``socket_path`` replaces the default socket path (``<dir>/ipc.sock``, or the fixed
         ``--unixipc-socket`` name); ``stale_socket`` leaves a stale socket file there first;
-        ``stdin`` gives the program a pipe as stdin; ``before_start(dir, socket_path)`` may create files or sockets;
+        ``stdin`` gives the program a pipe as stdin; ``before_start(dir, socket_path)`` may
+        create files or sockets;
         other keywords override placeholder values.  With ``wait`` (and a role whose program
         listens) it returns once the program listens, else it fails the test with feedback.
         """

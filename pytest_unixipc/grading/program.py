@@ -105,7 +105,7 @@ def show_bytes(data: bytes, limit: int = 72) -> str:
 
 def first_difference(expected: bytes, got: bytes) -> str:
     """Words for how ``got`` differs from ``expected``."""
-    for i, (a, b) in enumerate(zip(expected, got)):
+    for i, (a, b) in enumerate(zip(expected, got, strict=False)):
         if a != b:
             return f"first difference at byte {i}: expected 0x{a:02x}, got 0x{b:02x}"
     if len(got) < len(expected):
@@ -141,7 +141,9 @@ class Exchange:
         }[self.ended]
 
 
-def exchange(sock: socket.socket, data: bytes, timeout: float, expect: int | None = None) -> Exchange:
+def exchange(
+    sock: socket.socket, data: bytes, timeout: float, expect: int | None = None
+) -> Exchange:
     """Send ``data`` and read until ``expect`` (default ``len(data)``) bytes came back, the
     peer closed, an error, or ``timeout`` — sending and receiving at once (poll(2)), so large
     messages cannot deadlock on full socket buffers."""
@@ -313,7 +315,9 @@ class StudentProgram:
         target = path or self.socket_path
         if target is None:
             raise RuntimeError("this program has no socket path")
-        what = {"stream": "listening stream", "dgram": "bound datagram"}.get(kind, f"listening {kind}")
+        what = {"stream": "listening stream", "dgram": "bound datagram"}.get(
+            kind, f"listening {kind}"
+        )
         while True:
             try:
                 wait_listening(target, timeout=min(0.25, self.remaining()), kind=kind)
@@ -347,7 +351,7 @@ class StudentProgram:
             self.fail(f"could not connect to {target}: {_errno_text(exc)}")
         return sock
 
-    def socket(self, kind: str = "dgram") -> socket.socket:
+    def new_socket(self, kind: str = "dgram") -> socket.socket:
         """An unconnected AF_UNIX socket, closed at teardown."""
         sock = socket.socket(socket.AF_UNIX, socket_type(kind))
         self._sockets.append(sock)
@@ -395,11 +399,11 @@ class StudentProgram:
         if pidfd is not None and self.proc.returncode is None:
             poller.register(pidfd, select.POLLIN)
         events = dict(poller.poll(int(limit * 1000) + 1))
-        if fd in events:
-            return True
-        return False
+        return fd in events
 
-    def accept(self, listener: socket.socket, what: str = "your program did not connect") -> socket.socket:
+    def accept(
+        self, listener: socket.socket, what: str = "your program did not connect"
+    ) -> socket.socket:
         """Accept the program's connection on ``listener`` (bounded by the property's limit;
         fails early with feedback if the program ends without connecting)."""
         while True:

@@ -672,9 +672,8 @@ class SandboxedProcess:
         # (and its marker), and a zombie must still be recognised to be reaped.
         self._scan(include_zombies=True)
         if self.popen.poll() is None:
-            for target in (lambda: os.killpg(self.pid, signal.SIGTERM),):
-                with contextlib.suppress(OSError):
-                    target()
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGTERM)
             self.wait(self.limits.term_grace)
         deadline = time.monotonic() + timeout
         left: set[int] = set()
@@ -824,7 +823,8 @@ def run_program(
         for group in cgroups:
             group.remove()
         raise SandboxError(f"cannot start the sandbox: {exc}") from exc
-    assert popen.stdout is not None and popen.stderr is not None
+    assert popen.stdout is not None
+    assert popen.stderr is not None
     proc = SandboxedProcess(
         argv=list(argv),
         cwd=workdir,

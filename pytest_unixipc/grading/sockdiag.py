@@ -50,7 +50,9 @@ def peer_inode(sock: socket.socket) -> int | None:
         return None
     with nl:
         nl.settimeout(2.0)
-        req = _REQ.pack(socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, _UDIAG_SHOW_PEER, 0xFFFFFFFF, 0xFFFFFFFF)
+        req = _REQ.pack(
+            socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, _UDIAG_SHOW_PEER, 0xFFFFFFFF, 0xFFFFFFFF
+        )
         hdr = _NLMSG_HDR.pack(
             _NLMSG_HDR.size + len(req), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0
         )

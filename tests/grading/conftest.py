@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from samples import compile_all  # noqa: E402
+from samples import compile_all
 
 
 @pytest.fixture(scope="session")

@@ -22,13 +22,25 @@ from pytest_unixipc.grading.sandbox import find_marked_processes
 TIMEOUT = "2"
 
 
-def grade(sample: Sample, exe: Path, tmp_path: Path, *extra: str) -> tuple[int, dict, str, float, str]:
+def grade(
+    sample: Sample, exe: Path, tmp_path: Path, *extra: str
+) -> tuple[int, dict, str, float, str]:
     tag = f"t{secrets.token_hex(4)}"
     results = tmp_path / "results.json"
     argv = [
-        sys.executable, "-m", "pytest_unixipc.grading.cli", sample.role,
-        "--json", str(results), "--timeout", TIMEOUT, "--sandbox-tag", tag, *extra,
-        "--", *command(sample, exe),
+        sys.executable,
+        "-m",
+        "pytest_unixipc.grading.cli",
+        sample.role,
+        "--json",
+        str(results),
+        "--timeout",
+        TIMEOUT,
+        "--sandbox-tag",
+        tag,
+        *extra,
+        "--",
+        *command(sample, exe),
     ]
     started = time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -42,18 +54,23 @@ def test_sample(sample: Sample, student_programs: dict[str, Path], tmp_path: Pat
     code, doc, stdout, elapsed, tag = grade(sample, student_programs[sample.name], tmp_path)
     ids = [t["name"].split(":", 1)[0].replace(" (bonus)", "") for t in doc["tests"]]
     assert ids == [e.property_id for e in rubric(sample.role)], "every property, in rubric order"
-    failed = {i for i, t in zip(ids, doc["tests"]) if t["status"] == "failed"}
+    failed = {i for i, t in zip(ids, doc["tests"], strict=True) if t["status"] == "failed"}
     assert failed == set(sample.fails), stdout
     assert code == sample.exit_status, stdout
     # Feedback: every failure says something; nothing survives; the time limits hold.
     for test in doc["tests"]:
         assert (test["status"] == "failed") == bool(test["output"]), test
-        assert test["score"] == (test["max_score"] if test["status"] == "passed" else 0) or "bonus" in test.get("tags", [])
+        assert test["score"] == (
+            test["max_score"] if test["status"] == "passed" else 0
+        ) or "bonus" in test.get("tags", [])
     assert isinstance(doc["execution_time"], float)
     assert find_marked_processes(tag) == [], f"processes of {sample.name} survived grading"
     leftovers = [
-        p for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified") if os.path.isdir(root)
-        for p in os.listdir(root) if p.startswith(f"unixipc-{tag}")
+        p
+        for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified")
+        if os.path.isdir(root)
+        for p in os.listdir(root)
+        if p.startswith(f"unixipc-{tag}")
     ]
     assert leftovers == [], "cgroups left behind"
     assert elapsed < (30 if sample.fails else 10), f"grading took {elapsed:.1f} s"

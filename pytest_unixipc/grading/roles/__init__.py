@@ -39,7 +39,13 @@ ROLES: dict[str, Role] = {
     for r in (
         Role("echo-server", "echo_server", ("socket",), "stream", "COMMAND {socket}"),
         Role("echo-client", "echo_client", ("socket",), None, "COMMAND {socket}"),
-        Role("dgram-receiver", "dgram_receiver", ("socket", "size"), "dgram", "COMMAND {socket} {size}"),
+        Role(
+            "dgram-receiver",
+            "dgram_receiver",
+            ("socket", "size"),
+            "dgram",
+            "COMMAND {socket} {size}",
+        ),
         Role(
             "dgram-sender",
             "dgram_sender",
@@ -50,7 +56,13 @@ ROLES: dict[str, Role] = {
         Role("seqpacket-echo", "seqpacket_echo", ("socket",), "seqpacket", "COMMAND {socket}"),
         Role("fd-sender", "fd_sender", ("socket", "file"), None, "COMMAND {socket} {file}"),
         Role("fd-receiver", "fd_receiver", ("socket",), None, "COMMAND {socket}"),
-        Role("prefork-echo", "prefork_echo", ("socket", "workers"), "stream", "COMMAND {socket} {workers}"),
+        Role(
+            "prefork-echo",
+            "prefork_echo",
+            ("socket", "workers"),
+            "stream",
+            "COMMAND {socket} {workers}",
+        ),
     )
 }
 
@@ -93,7 +105,11 @@ def rubric(role: str) -> list[RubricEntry]:
                 bonus="grade_bonus" in marks,
                 required="grade_required" in marks,
                 hidden=(
-                    str(hidden_mark.kwargs.get("visibility", hidden_mark.args[0] if hidden_mark.args else "hidden"))
+                    str(
+                        hidden_mark.kwargs.get(
+                            "visibility", hidden_mark.args[0] if hidden_mark.args else "hidden"
+                        )
+                    )
                     if hidden_mark
                     else None
                 ),

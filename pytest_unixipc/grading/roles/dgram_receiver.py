@@ -22,7 +22,7 @@ FORMAT = "dgram-receiver.received"
 
 
 def sender(program: StudentProgram) -> socket.socket:
-    sock = program.socket("dgram")
+    sock = program.new_socket("dgram")
     sock.settimeout(max(0.05, program.remaining()))
     return sock
 
@@ -45,7 +45,9 @@ def complete_matches(out: bytes, rx: re.Pattern[str]) -> list[re.Match[str]]:
 def wait_lines(program: StudentProgram, count: int, sent: list[bytes]) -> list[re.Match[str]]:
     """Wait (bounded) until ``count`` lines in the format were printed; fail otherwise."""
     rx = program.config.regex(FORMAT)
-    program.proc.wait_for_output(lambda out: len(complete_matches(out, rx)) >= count, program.remaining())
+    program.proc.wait_for_output(
+        lambda out: len(complete_matches(out, rx)) >= count, program.remaining()
+    )
     found = program.matching_lines(FORMAT)
     if len(found) < count:
         program.fail(
@@ -90,7 +92,9 @@ def test_one_line_each(student_program: StudentProgram) -> None:
     # Nothing more than one line per datagram.
     found = program.matching_lines(FORMAT)
     if len(found) != len(payloads):
-        program.fail(f"{len(payloads)} datagrams gave {len(found)} lines", received=program.proc.stdout)
+        program.fail(
+            f"{len(payloads)} datagrams gave {len(found)} lines", received=program.proc.stdout
+        )
 
 
 @pytest.mark.ipc_property("dgram-receiver.boundaries", ref=REF)
@@ -117,7 +121,7 @@ def test_boundaries(student_program: StudentProgram) -> None:
                 sent=" ".join(repr(d) for d in payloads),
             )
     found = wait_lines(program, len(payloads), payloads)
-    for i, (match, data) in enumerate(zip(found, payloads), 1):
+    for i, (match, data) in enumerate(zip(found, payloads, strict=False), 1):
         check_line(program, match, data, f"datagram {i} of {len(payloads)} sent back to back")
 
 
@@ -129,7 +133,9 @@ def test_truncates(student_program: StudentProgram) -> None:
     data = bytes(ord("A") + i % 26 for i in range(size * 3))
     send(program, sender(program), data)
     found = wait_lines(program, 1, [data])
-    check_line(program, found[0], data[:size], f"a {len(data)}-byte datagram read into {size} bytes")
+    check_line(
+        program, found[0], data[:size], f"a {len(data)}-byte datagram read into {size} bytes"
+    )
 
 
 @pytest.mark.ipc_property("dgram-receiver.no-stale-bytes", ref=REF)

@@ -84,7 +84,10 @@ def test_exact_payload(student_program_factory: ProgramFactory) -> None:
         if data != message:
             why = ""
             if data.rstrip(b"\0") == message:
-                why = " (it carries NUL bytes after the message: send strlen(message) bytes, no terminator)"
+                why = (
+                    " (it carries NUL bytes after the message: send strlen(message) bytes, "
+                    "no terminator)"
+                )
             program.fail(
                 f"datagram {i} is not exactly the message{why}",
                 sent=message,
@@ -118,9 +121,14 @@ def check_error_exit(program: StudentProgram, situation: str) -> None:
     if code < 0:
         program.fail(f"{situation}, the sender crashed")
     if code == 0:
-        program.fail(f"{situation}, the sender exited 0 (check what sendto() returns; exit non-zero)")
+        program.fail(
+            f"{situation}, the sender exited 0 (check what sendto() returns; exit non-zero)"
+        )
     if not program.proc.stderr.strip():
-        program.fail(f"{situation}, the sender printed nothing on stderr (use perror() or fprintf(stderr, ...))")
+        program.fail(
+            f"{situation}, the sender printed nothing on stderr "
+            "(use perror() or fprintf(stderr, ...))"
+        )
 
 
 @pytest.mark.ipc_property("dgram-sender.no-receiver", ref=REF)
@@ -134,7 +142,9 @@ def test_no_receiver(student_program_factory: ProgramFactory) -> None:
 def test_path_too_long(student_program_factory: ProgramFactory) -> None:
     """A path longer than sun_path: a message on stderr, non-zero exit, no crash."""
     if not student_program_factory.socket_in_command():
-        pytest.fail("cannot be graded: the command has no {socket} to give a long path", pytrace=False)
+        pytest.fail(
+            "cannot be graded: the command has no {socket} to give a long path", pytrace=False
+        )
     # Made in a directory that exists, so only its length is wrong (sun_path: 108 on Linux).
     program = student_program_factory(wait=False, socket_path="/tmp/" + "p" * 200)
     check_error_exit(program, f"given a {len(program.socket_path or '')}-byte path")

@@ -37,16 +37,18 @@ def start_client(factory: ProgramFactory) -> tuple[StudentProgram, socket.socket
     return program, program.accept(listener)
 
 
-def serve_echo(program: StudentProgram, conn: socket.socket, until: int | None = None) -> tuple[bytes, bool]:
+def serve_echo(
+    program: StudentProgram, conn: socket.socket, until: int | None = None
+) -> tuple[bytes, bool]:
     """Echo what the client sends until it closes (or ``until`` bytes arrived, or the limit);
     returns (everything received, whether the client closed)."""
     received = bytearray()
     conn.setblocking(False)
     while until is None or len(received) < until:
         if not program.wait_readable(conn.fileno()):
-            if program.remaining() <= 0 or program.proc.returncode is not None:
-                if not _readable_now(conn):
-                    return bytes(received), False
+            ended = program.remaining() <= 0 or program.proc.returncode is not None
+            if ended and not _readable_now(conn):
+                return bytes(received), False
             continue
         try:
             chunk = conn.recv(65536)

@@ -67,7 +67,9 @@ def test_echo_large(student_program: StudentProgram) -> None:
 def test_sequential_clients(student_program: StudentProgram) -> None:
     """Ten clients, one after another, are each echoed."""
     for i in range(1, 11):
-        echo_once(student_program, f"client {i} of 10\n".encode(), f"client {i} of 10 was not echoed")
+        echo_once(
+            student_program, f"client {i} of 10\n".encode(), f"client {i} of 10 was not echoed"
+        )
 
 
 @pytest.mark.ipc_property("echo-server.client-abort", ref=REF)

@@ -18,7 +18,6 @@ import signal
 
 import pytest
 
-from pytest_unixipc.grading.plugin import ProgramFactory
 from pytest_unixipc.grading.program import StudentProgram, exchange
 from pytest_unixipc.grading.sockdiag import holders, peer_inode
 
@@ -66,7 +65,10 @@ def test_workers(student_program: StudentProgram) -> None:
     found = expect_workers(program)
     want = int(program.values["workers"])
     if len(found) != want:
-        program.fail(f"the master (pid {program.pid}) has {len(found)} child processes, expected {want} workers")
+        program.fail(
+            f"the master (pid {program.pid}) has {len(found)} child processes, "
+            f"expected {want} workers"
+        )
 
 
 @pytest.mark.ipc_property("prefork-echo.served-by-worker", ref=REF)
@@ -83,14 +85,18 @@ def test_served_by_worker(student_program: StudentProgram) -> None:
                 program.fail_exchange(f"client {i} was not echoed", ex)
             inode = peer_inode(sock)
             if inode is None:
-                program.fail("cannot tell which process serves the connection (sock_diag unavailable)")
+                program.fail(
+                    "cannot tell which process serves the connection (sock_diag unavailable)"
+                )
             who = holders(inode, program.proc.processes())
             # The master may still hold its copy for a moment after passing it on.
             if who and master not in who:
                 break
         sock.close()
         if not who:
-            program.fail(f"no process of the program holds the server end of client {i}'s connection")
+            program.fail(
+                f"no process of the program holds the server end of client {i}'s connection"
+            )
         if master in who:
             program.fail(
                 f"the master (pid {master}) still holds client {i}'s connection (holders: "
@@ -123,4 +129,8 @@ def test_worker_crash(student_program: StudentProgram) -> None:
     victim = found[0]
     os.kill(victim, signal.SIGKILL)
     for i in range(1, 2 * int(program.values["workers"]) + 2):
-        echo_once(program, f"after the crash, client {i}\n".encode(), f"after worker pid {victim} was killed with SIGKILL, client {i} was not served")
+        echo_once(
+            program,
+            f"after the crash, client {i}\n".encode(),
+            f"after worker pid {victim} was killed with SIGKILL, client {i} was not served",
+        )

@@ -21,7 +21,9 @@ REF = "grading-contract: seqpacket-echo; unix(7), recv(2)"
 _HANGUP = select.POLLHUP | getattr(select, "POLLRDHUP", 0x2000)
 
 
-def roundtrip(program: StudentProgram, sock: socket.socket, messages: list[bytes], what: str) -> None:
+def roundtrip(
+    program: StudentProgram, sock: socket.socket, messages: list[bytes], what: str
+) -> None:
     """Send ``messages`` back to back, then expect each back as one message, in order."""
     for data in messages:
         try:
@@ -76,9 +78,7 @@ def test_boundaries(student_program: StudentProgram) -> None:
     for size in (1, 7, 100, 1000, 4096, 10000, 60000):
         data = bytes((i * 7 + size) % 251 for i in range(size))
         roundtrip(program, sock, [data], f"a {size}-byte message")
-    roundtrip(
-        program, sock, [b"a" * 10, b"b" * 200, b"c" * 30], "three messages sent back to back"
-    )
+    roundtrip(program, sock, [b"a" * 10, b"b" * 200, b"c" * 30], "three messages sent back to back")
 
 
 @pytest.mark.ipc_property("seqpacket-echo.empty-message", ref=REF)
@@ -102,4 +102,3 @@ def test_sequential_clients(student_program: StudentProgram) -> None:
         sock = program.connect("seqpacket")
         roundtrip(program, sock, [f"client {i}".encode(), b"x" * (i * 100)], f"client {i} of 5")
         sock.close()
-
