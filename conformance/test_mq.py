@@ -414,6 +414,23 @@ def test_posix_name_rules(ipc_record, case: str) -> None:
     ipc_record.expect(result, portable=linux, linux=linux)
 
 
+@pytest.mark.ipc_property("mq.posix-zero-length", ref="mq_send(3)")
+def test_posix_zero_length(ipc_record) -> None:
+    """A zero-length message is a message: it is queued, counted in mq_curmsgs and received as
+    an empty message with its priority (mq_send(3): msg_len "specifies the length of the
+    message pointed to by msg_ptr; this length must be less than or equal to the queue's
+    mq_msgsize attribute. Zero-length messages are allowed")."""
+    if _no_posix_mq(ipc_record):
+        return
+    with posix_mqueue(maxmsg=2, msgsize=16) as mq:
+        mq.send(b"", 4)
+        queued = mq.getattr().curmsgs
+        got = mq.receive(16, TIMEOUT)
+    ipc_record.observe("queued, received", [queued, repr(got)])
+    assert queued == 1
+    assert got == (b"", 4)
+
+
 # --------------------------------------------------------------------------- System V queues
 @pytest.mark.ipc_property("mq.sysv-typed", ref="msgrcv(2)")
 def test_sysv_typed(ipc_record) -> None:
@@ -595,3 +612,17 @@ def test_sysv_rmid_eidrm(ipc_record) -> None:
     ipc_record.observe("blocked receiver, later send", [woken, later])
     assert woken == "EIDRM"
     assert later in ("EINVAL", "EIDRM")
+
+
+@pytest.mark.ipc_property("mq.sysv-zero-length", ref="msgop(2)")
+def test_sysv_zero_length(ipc_record) -> None:
+    """msgsnd() of a zero-length message succeeds and msgrcv() returns it, type intact, with
+    no text (msgop(2): "Messages of zero length (i.e., no mtext field) are permitted")."""
+    if _no_sysv(ipc_record):
+        return
+    with sysv_msgqueue() as q:
+        q.send(7, b"")
+        q.send(8, b"after")
+        got = [q.receive(64, 0, px.IPC_NOWAIT), q.receive(64, 0, px.IPC_NOWAIT)]
+    ipc_record.observe("received", repr(got))
+    assert got == [(7, b""), (8, b"after")]
