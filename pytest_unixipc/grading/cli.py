@@ -230,6 +230,34 @@ def _check_options(ns: argparse.Namespace, entries: list[RubricEntry]) -> None:
             raise UsageError(f"--tests: {path} does not exist")
 
 
+def _inaccessible(path: str, user: str) -> str | None:
+    """Why ``user`` could not execute ``path`` (a directory on the way not searchable, the
+    file not executable by it), or None.  Checks the permission bits (path_resolution(7))."""
+    import pwd
+    import stat
+
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        uid = gid = int(user)
+    real = os.path.realpath(path)
+    parts = real.split("/")
+    for i in range(2, len(parts) + 1):
+        here = "/".join(parts[:i])
+        st = os.stat(here)
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            what = "executable" if here == real else "searchable"
+            return f"{here} is not {what} by user {user}"
+    return None
+
+
 def _failed_rubric(
     entries: list[RubricEntry], points: dict[str, float], why: str
 ) -> list[_results.PropertyResult]:
@@ -384,6 +412,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_options(ns, entries)
         try:
             command = _check_command(ns.role, command, ns.socket)
+            if ns.user is not None and "/" in command[0]:
+                why = _inaccessible(command[0], ns.user)
+                if why is not None:
+                    raise _ProgramError(f"the program cannot be run as {ns.user}: {why}")
         except _ProgramError as exc:
             _write(
                 json_path,
