@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import Iterable, Iterator
 
+from pytest_unixipc.fdowner import OwnedFds
 from pytest_unixipc.pipes import FdIdentity, close_if_same, fd_identity
 from pytest_unixipc.sockets import socketpair
 
@@ -51,6 +52,7 @@ class FdChannel:
         self.sender = sender
         self.receiver = receiver
         self.received: list[int] = []
+        self._owned = OwnedFds()
         self._identities: list[tuple[int, FdIdentity | None]] = []
 
     def send_fds(self, fds: Iterable[int], data: bytes = b"\0") -> int:
@@ -61,6 +63,7 @@ class FdChannel:
         """Receive at the receiving end; the descriptors are tracked and closed on exit."""
         data, fds, flags = recv_fds(self.receiver, maxfds, bufsize)
         self.received.extend(fds)
+        self._owned.add(*fds)
         self._identities += [(fd, fd_identity(fd)) for fd in fds]
         return data, fds, flags
 

@@ -414,11 +414,12 @@ def forked_peer(request: pytest.FixtureRequest) -> Iterator[ForkedPeerFactory]:
 
 
 @pytest.fixture
-def fd_channel() -> Iterator[FdChannel]:
+def fd_channel(request: pytest.FixtureRequest) -> Iterator[FdChannel]:
     """A connected stream pair for SCM_RIGHTS: ``send_fds(fds, data=b"\\0")`` and
     ``recv_fds(maxfds)`` -> (data, fds, msg_flags).  Descriptors received through it, and both
-    ends, are closed at teardown."""
-    with _fd_channel() as channel:
+    ends, are closed at teardown.  Parametrize indirectly with "dgram" or "seqpacket" for
+    another socket kind."""
+    with _fd_channel(getattr(request, "param", "stream")) as channel:
         yield channel
 
 

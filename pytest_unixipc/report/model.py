@@ -71,6 +71,15 @@ class TestOutcome:
     observed: dict[str, Any] = field(default_factory=dict)
     message: str = ""
 
+    @property
+    def param(self) -> str:
+        """The parameters of the test (the node id's [...] part without the property ID)."""
+        if not self.nodeid.endswith("]") or "[" not in self.nodeid:
+            return self.nodeid.rsplit("::", 1)[-1]
+        params = self.nodeid[self.nodeid.index("[") + 1 : -1]
+        head, _, rest = params.partition("-")
+        return rest if "." in head and rest else params
+
 
 @dataclass
 class PropertyResult:
@@ -88,13 +97,21 @@ class PropertyResult:
 
     @property
     def expected(self) -> str | None:
-        return next((t.expected for t in self.tests if t.expected is not None), None)
+        """The documented behaviour; per parameter ("kind: value; ...") when they differ."""
+        values = {t.param: t.expected for t in self.tests if t.expected is not None}
+        if len(set(values.values())) <= 1:
+            return next(iter(values.values()), None)
+        return "; ".join(f"{param}: {value}" for param, value in values.items())
 
     @property
     def observed(self) -> dict[str, Any]:
+        """What the tests saw: merged, or keyed by parameter when parameters disagree."""
         merged: dict[str, Any] = {}
         for test in self.tests:
-            merged.update(test.observed)
+            for key, value in test.observed.items():
+                if key in merged and merged[key] != value:
+                    return {t.param: t.observed for t in self.tests if t.observed}
+                merged[key] = value
         return merged
 
     @property

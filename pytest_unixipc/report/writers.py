@@ -138,7 +138,13 @@ def render_json(report: Report) -> dict[str, Any]:
                 "reference": r.reference,
                 "message": r.message,
                 "tests": [
-                    {"nodeid": t.nodeid, "verdict": t.verdict, "message": t.message}
+                    {
+                        "nodeid": t.nodeid,
+                        "verdict": t.verdict,
+                        "expected": t.expected,
+                        "observed": t.observed,
+                        "message": t.message,
+                    }
                     for t in r.tests
                 ],
             }
