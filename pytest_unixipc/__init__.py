@@ -4,6 +4,19 @@ Every resource the fixtures provide is also a context manager importable from he
 that cannot use a function-scoped fixture (hypothesis ``@given`` tests, plain scripts).
 """
 
+from pytest_unixipc.classic import (
+    PosixShm,
+    SysVMessageQueue,
+    named_semaphore,
+    posix_mqueue,
+    posix_shm,
+    pshared_mutex,
+    shared_anon_mapping,
+    sysv_msgqueue,
+    sysv_semaphore_set,
+    sysv_shm_segment,
+    unnamed_semaphore,
+)
 from pytest_unixipc.deadline import Deadline, wait_readable, wait_writable
 from pytest_unixipc.fdpass import FdChannel, fd_channel, recv_fds, send_fds
 from pytest_unixipc.kinds import SOCKET_KINDS, socket_type
@@ -34,8 +47,10 @@ __all__ = [
     "PeerDied",
     "PeerError",
     "PeerTimeout",
+    "PosixShm",
     "StreamServer",
     "SunPathTooLong",
+    "SysVMessageQueue",
     "bound_dgram_socket",
     "check_sun_path",
     "echo_handler",
@@ -43,12 +58,21 @@ __all__ = [
     "fifo",
     "forked_peer",
     "ipc_tmp_dir",
+    "named_semaphore",
     "pipe_pair",
+    "posix_mqueue",
+    "posix_shm",
+    "pshared_mutex",
     "recv_fds",
     "send_fds",
+    "shared_anon_mapping",
     "socket_type",
     "socketpair",
     "stream_server",
+    "sysv_msgqueue",
+    "sysv_semaphore_set",
+    "sysv_shm_segment",
+    "unnamed_semaphore",
     "wait_listening",
     "wait_readable",
     "wait_writable",

@@ -15,7 +15,19 @@ from typing import Any, Protocol
 
 import pytest
 
+# Fixtures for pipes' siblings (shared memory, semaphores, message queues) live in their own
+# module; importing them here registers them with this plugin.
+from pytest_unixipc.classic_fixtures import (  # noqa: F401
+    named_semaphore,
+    posix_mqueue,
+    posix_shm,
+    shared_anon_mapping,
+    sysv_msgqueue,
+)
 from pytest_unixipc.fdpass import FdChannel
+
+# Fixtures for pipes' siblings (shared memory, semaphores, message queues) live in their own
+# module; importing them here registers them with this plugin.
 from pytest_unixipc.fdpass import fd_channel as _fd_channel
 from pytest_unixipc.kinds import socket_type
 from pytest_unixipc.leaks import Leaks, Snapshot
