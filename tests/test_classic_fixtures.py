@@ -21,7 +21,6 @@ from pytest_unixipc.classic import mqueue_unavailable, outcome, sysv_unavailable
 
 pytest_plugins = ["pytester"]
 
-FIXTURE_PLUGIN = "pytest_unixipc.classic_fixtures"
 
 INNER_TESTS = """
 import mmap
@@ -106,7 +105,7 @@ def test_fixtures_clean_up_after_pass_and_failure(pytester: pytest.Pytester) -> 
     pytester.makepyfile(test_inner=INNER_TESTS)
     before = _dev_shm()
     recorder = _Recorder()
-    result = pytester.runpytest("-p", FIXTURE_PLUGIN, "-p", "no:cacheprovider", plugins=[recorder])
+    result = pytester.runpytest("-p", "no:cacheprovider", plugins=[recorder])
     kinds = 5 - (mqueue_unavailable() is not None) - (sysv_unavailable() is not None)
     result.assert_outcomes(passed=kinds, failed=kinds, skipped=2 * (5 - kinds))
     assert len(recorder.seen) == 2 * kinds
@@ -126,14 +125,14 @@ def test_names_are_unique_per_worker_and_process(pytester: pytest.Pytester) -> N
             assert posix_shm.name != named_semaphore.name
         """
     )
-    result = pytester.runpytest("-p", FIXTURE_PLUGIN, "-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
 def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     """``pytest --fixtures -v`` shows each fixture with its docstring, including the context
     manager to use under hypothesis."""
-    result = pytester.runpytest("--fixtures", "-v", "-p", FIXTURE_PLUGIN, "-p", "no:cacheprovider")
+    result = pytester.runpytest("--fixtures", "-v", "-p", "no:cacheprovider")
     out = " ".join(result.stdout.str().split())  # docstrings wrap anywhere
     for name, first_line in [
         ("shared_anon_mapping", "A zero-filled MAP_SHARED|MAP_ANONYMOUS"),
