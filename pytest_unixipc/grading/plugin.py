@@ -16,6 +16,7 @@ results file at the start and the final one atomically at the end.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -133,13 +134,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="prefix of UNIXIPC_SANDBOX_ID in the programs' environment",
     )
-    add("--unixipc-state-dir", metavar="DIR", default=None, help=argparse_suppress())
-
-
-def argparse_suppress() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
+    add("--unixipc-state-dir", metavar="DIR", default=None, help=argparse.SUPPRESS)
 
 
 def _parse_pairs(option: str, items: list[str]) -> dict[str, str]:
@@ -312,6 +307,8 @@ def _meta(item: pytest.Item, gconf: GradingConfig) -> dict[str, Any]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gconf = config.stash[_CONFIG_KEY]
+    if not gconf.command:
+        return  # not a grading run: leave other suites' reports (and JUnit XML) alone
     for index, item in enumerate(items):
         item._unixipc_order = index  # type: ignore[attr-defined]
         item.user_properties.append((_PROP, json.dumps(_meta(item, gconf))))

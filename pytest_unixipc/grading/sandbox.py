@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import itertools
 import json
 import os
@@ -316,7 +315,6 @@ def _make_cgroups(name: str, limits: Limits) -> list[_Cgroup]:
         return []
     own = _own_cgroups()
     made: list[_Cgroup] = []
-    have_pids = False
     for mountpoint, fstype, opts in _mounts():
         if fstype == "cgroup2" and "" in own:
             rel = own[""]
@@ -341,8 +339,6 @@ def _make_cgroups(name: str, limits: Limits) -> list[_Cgroup]:
         if pids_max.exists():
             with contextlib.suppress(OSError):
                 pids_max.write_text(str(limits.processes))
-                have_pids = True
-    del have_pids
     return made
 
 
@@ -840,7 +836,3 @@ def run_program(
         yield proc
     finally:
         proc.kill_all()
-
-
-def _errno_name(code: int) -> str:
-    return errno.errorcode.get(code, str(code))
