@@ -242,7 +242,9 @@ def die_of_sigpipe(sock: socket.socket) -> None:
 
 
 def test_forked_peer(cleanup_check, forked_peer, remember, ending):
-    peer = forked_peer(report, "token")
+    # Explicit deadlines: under a short pytest-timeout (the hang runs) the default deadline
+    # would be a fraction of it, and a slow machine must not turn that into a failure here.
+    peer = forked_peer(report, "token", deadline=30)
     info = peer.join(timeout=10)
     assert info == {
         "pid": peer.pid,
@@ -252,13 +254,13 @@ def test_forked_peer(cleanup_check, forked_peer, remember, ending):
         "sock": socket.SOCK_STREAM,
     }
     assert peer.pid != os.getpid()
-    failing = forked_peer(fail)
+    failing = forked_peer(fail, deadline=30)
     with pytest.raises(PeerError, match="RuntimeError") as raised:
         failing.join(timeout=10)
     assert "child failure 1234" in str(raised.value)
     assert "in fail" in str(raised.value)  # the child's traceback
     assert isinstance(raised.value.exception, RuntimeError)
-    piped = forked_peer(die_of_sigpipe)  # stream: Linux sends no SIGPIPE on seqpacket
+    piped = forked_peer(die_of_sigpipe, deadline=30)  # stream: no SIGPIPE on seqpacket
     piped.sock.close()
     with pytest.raises(PeerDied, match=f"peer pid {piped.pid} killed by SIGPIPE"):
         piped.join(timeout=10)
