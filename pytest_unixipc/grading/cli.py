@@ -78,6 +78,15 @@ def _parser() -> _Parser:
         help="points for properties (default 1 each)",
     )
     p.add_argument(
+        "--hidden",
+        metavar="ID[=VISIBILITY]",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="hide properties from students (visibility hidden, after_due_date, "
+        "after_published; default hidden)",
+    )
+    p.add_argument(
         "--regex",
         metavar="NAME=REGEX",
         action="append",
@@ -198,6 +207,12 @@ def _check_options(ns: argparse.Namespace, entries: list[RubricEntry]) -> None:
             float(value)
         except ValueError:
             raise UsageError(f"--points: {value!r} is not a number") from None
+    for item in ns.hidden:
+        key, _, value = item.partition("=")
+        if key not in ids and not ns.tests:
+            raise UsageError(f"--hidden: {key!r} is not a property of role {ns.role}")
+        if value not in ("", "hidden", "after_due_date", "after_published", "visible"):
+            raise UsageError(f"--hidden: unknown visibility {value!r}")
     _check_pairs("--regex", ns.regex, dict(DEFAULT_REGEXES))
     for item in ns.regex:
         key, _, value = item.partition("=")
@@ -332,6 +347,8 @@ def _pytest_args(
         args += ["--unixipc-points", item]
     for item in ns.regex:
         args += ["--unixipc-regex", item]
+    for item in ns.hidden:
+        args += ["--unixipc-hidden", item]
     for item in ns.limit:
         args += ["--unixipc-limit", item]
     if ns.user:

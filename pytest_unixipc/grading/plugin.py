@@ -50,6 +50,7 @@ _CONFIG_KEY = pytest.StashKey[GradingConfig]()
 RESULTS_KEY = pytest.StashKey[list[_results.PropertyResult]]()
 _COLLECTOR_KEY = pytest.StashKey["_Collector"]()
 
+_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 _PROP = "unixipc_grade"  # user_properties key carrying the grading metadata (JSON)
 _LIMIT_NAMES = {
     "cpu": "cpu_seconds",
@@ -100,6 +101,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         help="points for a property (repeatable)",
+    )
+    add(
+        "--unixipc-hidden",
+        metavar="ID[=VISIBILITY]",
+        action="append",
+        default=[],
+        help="hide a property from students (Gradescope visibility, default hidden)",
     )
     add(
         "--unixipc-regex",
@@ -179,6 +187,15 @@ def grading_config_from(config: pytest.Config) -> GradingConfig:
             points[key] = float(value)
         except ValueError:
             raise pytest.UsageError(f"--unixipc-points: {value!r} is not a number") from None
+    hidden = {}
+    for item in opt("unixipc_hidden"):
+        key, _, value = item.partition("=")
+        value = value or "hidden"
+        if value not in _VISIBILITIES:
+            raise pytest.UsageError(
+                f"--unixipc-hidden: visibility {value!r} is not one of {', '.join(_VISIBILITIES)}"
+            )
+        hidden[key] = value
     regexes = {}
     for key, value in _parse_pairs("--unixipc-regex", opt("unixipc_regex")).items():
         if key not in DEFAULT_REGEXES:
@@ -222,6 +239,7 @@ def grading_config_from(config: pytest.Config) -> GradingConfig:
         limits=limits,
         user=user,
         points=points,
+        hidden=hidden,
         regexes=regexes,
         values=dict(DEFAULT_VALUES),
         sandbox_tag=opt("unixipc_sandbox_tag"),
@@ -291,6 +309,10 @@ def _meta(item: pytest.Item, gconf: GradingConfig) -> dict[str, Any]:
                 "visibility", hidden_mark.args[0] if hidden_mark.args else "hidden"
             )
         )
+    if prop_id and prop_id in gconf.hidden:
+        hidden = gconf.hidden[prop_id]
+    if hidden == "visible":
+        hidden = None
     func = getattr(item, "function", None)
     doc = ((func.__doc__ if func else None) or "").strip().splitlines()
     order = getattr(item, "_unixipc_order", 0)
@@ -384,7 +406,9 @@ class _Collector:
         if report.failed:
             entry["failed"] = True
             text = _failure_text(report)
-            if report.when != "call":
+            crash = getattr(report.longrepr, "reprcrash", None)
+            deliberate = crash is not None and str(crash.message).startswith("Failed:")
+            if report.when != "call" and not deliberate:
                 text = f"error in {report.when}: {text}"
             entry["output"].append(text)
         elif report.skipped:

@@ -77,6 +77,7 @@ class GradingConfig:
     limits: Limits = field(default_factory=Limits)
     user: str | None = None
     points: dict[str, float] = field(default_factory=dict)
+    hidden: dict[str, str] = field(default_factory=dict)
     regexes: dict[str, re.Pattern[str]] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_VALUES))
     sandbox_tag: str | None = None

@@ -135,6 +135,8 @@ def test_gradescope_points_and_fixed_socket(echo_ok: str, tmp_path: Path) -> Non
         "--points",
         "echo-server.echo-short=5",
         "echo-server.echo-large=2",
+        "--hidden",
+        "echo-server.echo-binary=after_due_date",
         "--socket",
         "echo_socket",
         "--",
@@ -147,6 +149,8 @@ def test_gradescope_points_and_fixed_socket(echo_ok: str, tmp_path: Path) -> Non
     by_id = {t["name"].split(":")[0]: t for t in doc["tests"]}
     assert by_id["echo-server.echo-short"]["max_score"] == 5
     assert by_id["echo-server.echo-large"]["max_score"] == 2
+    assert by_id["echo-server.echo-binary"]["visibility"] == "after_due_date"
+    assert by_id["echo-server.echo-short"]["visibility"] == "visible"
     bonus = by_id["echo-server.concurrent-clients"]
     assert (bonus["max_score"], bonus["score"], bonus["status"]) == (0, 1, "passed")
     assert doc["score"] == 5 + 2 + 6 + 1
@@ -345,3 +349,14 @@ def test_user_nobody(echo_ok: str, tmp_path: Path) -> None:
             cwd=tmp_path,
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_keyword_selects_properties(echo_ok: str, tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    proc = run_cli(
+        "echo-server", "-k", "echo_short or echo_binary", "--json", str(results),
+        "--", echo_ok, "{socket}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = [t["name"].split(":")[0] for t in json.loads(results.read_text())["tests"]]
+    assert names == ["echo-server.echo-short", "echo-server.echo-binary"]
