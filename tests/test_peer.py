@@ -6,6 +6,7 @@ tests, scripts); the fixture, pytest-timeout and xdist are covered by test_fixtu
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -16,14 +17,16 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_unixipc import PeerDied, PeerError, PeerTimeout, forked_peer
+from pytest_unixipc import PeerDied, PeerError, PeerTimeout, forked_peer, wait_readable
 from pytest_unixipc.leaks import list_children
+from pytest_unixipc.peer import reap_group
 
 LINUX = sys.platform.startswith("linux")
 
@@ -337,3 +340,35 @@ def test_round_trip_under_hypothesis(payload: bytes, kind: str) -> None:
         peer.sock.send(payload)
         assert peer.join(timeout=10) == payload
     assert_reaped(peer.pid)
+
+
+# -- reaping ---------------------------------------------------------------------------------------
+
+
+def test_reap_group_escalates_to_sigkill_for_a_child_ignoring_sigterm() -> None:
+    ready_r, ready_w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.write(ready_w, b"r")
+            block_forever(socket.socket())
+        finally:
+            os._exit(1)
+    os.close(ready_w)
+    try:
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        wait_readable(ready_r, 10, "the child ignoring SIGTERM")
+    finally:
+        os.close(ready_r)
+    started = time.monotonic()
+    status = reap_group(pid, grace=0.1)
+    assert status is not None
+    assert os.WIFSIGNALED(status)
+    assert os.WTERMSIG(status) == signal.SIGKILL
+    assert time.monotonic() - started >= 0.1
+    assert_reaped(pid)
