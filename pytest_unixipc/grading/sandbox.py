@@ -130,12 +130,17 @@ try:
     if cfg["uid"] is not None:
         os.setuid(cfg["uid"])
     for name, value in cfg["rlimits"]:
-        soft, hard = resource.getrlimit(getattr(resource, name))
-        if hard != resource.RLIM_INFINITY and value > hard:
-            value = hard
-        resource.setrlimit(getattr(resource, name), (value, value))
-    if libc is not None:
-        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+        try:
+            which = getattr(resource, name)
+            soft, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                value = hard
+            resource.setrlimit(which, (value, value))
+        except (AttributeError, ValueError, OSError):
+            pass  # a limit this platform does not support
+    prctl = getattr(libc, "prctl", None)
+    if prctl is not None:
+        prctl(1, 9, 0, 0, 0)  # Linux: PR_SET_PDEATHSIG, SIGKILL
     # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive execve(2), so restore them.
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(sig, signal.SIG_DFL)
@@ -431,6 +436,8 @@ class _Capture:
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            return  # still polling the wake pipe: leave it open rather than reuse its number
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
