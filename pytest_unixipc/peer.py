@@ -8,7 +8,10 @@ The child runs ``target(sock, *args)``.  It is made safe to fork from inside pyt
   stdin from /dev/null, and no descriptors but stdout/stderr, its socket end and ``pass_fds``;
 * it has its own deadline (SIGALRM with the default action), since pytest-timeout's timers do
   not follow a fork; on Linux PR_SET_PDEATHSIG kills it if the parent dies without teardown
-  (pytest-timeout's thread method calls ``os._exit``).
+  (pytest-timeout's thread method calls ``os._exit``).  PR_SET_PDEATHSIG fires when the
+  *thread* that forked ends (prctl(2)), so it is set only for peers forked by the main thread:
+  a peer forked by a short-lived thread (a server handler, a thread pool) would otherwise be
+  killed as soon as that thread returns.  Such a peer still ends at its own deadline.
 
 The parent gets the return value back pickled through a private pipe, or the child's exception
 with its traceback text, or the signal or exit status that ended it, by name.
@@ -25,6 +28,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -109,7 +113,7 @@ _SIG_DFL = int(signal.SIG_DFL)
 _LINUX = sys.platform.startswith("linux")
 
 
-def _child_setup(keep: set[int], deadline: float, parent: int) -> None:
+def _child_setup(keep: set[int], deadline: float, parent: int, pdeathsig: bool) -> None:
     os.setpgid(0, 0)
     set_handler = _SIGNAL_C.signal
     for signum in _SIGNALS:
@@ -118,7 +122,7 @@ def _child_setup(keep: set[int], deadline: float, parent: int) -> None:
         except (OSError, ValueError, RuntimeError):
             pass
     _SIGNAL_C.pthread_sigmask(signal.SIG_SETMASK, ())
-    if _PRCTL is not None:
+    if _PRCTL is not None and pdeathsig:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(111)
@@ -294,6 +298,7 @@ class ForkedPeer:
             with contextlib.suppress(Exception):
                 stream.flush()
         parent = os.getpid()
+        pdeathsig = threading.current_thread() is threading.main_thread()
         if sys.version_info >= (3, 12):
             with warnings.catch_warnings():
                 # Python 3.12+ warns on fork() in a process with threads (pytest-xdist workers,
@@ -306,7 +311,7 @@ class ForkedPeer:
             try:
                 parent_sock.close()
                 os.close(result_r)
-                _child_setup(keep, self.deadline, parent)
+                _child_setup(keep, self.deadline, parent, pdeathsig)
             except BaseException:
                 os._exit(71)
             _run_child(target, child_sock, args, result_w)
