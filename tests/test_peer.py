@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_unixipc import PeerDied, PeerError, PeerTimeout, forked_peer, wait_readable
+from pytest_unixipc import (
+    ForkedPeer,
+    PeerDied,
+    PeerError,
+    PeerTimeout,
+    forked_peer,
+    wait_readable,
+)
 from pytest_unixipc.leaks import list_children
 from pytest_unixipc.peer import reap_group
 
@@ -267,13 +275,8 @@ def test_socket_arguments_stay_open_in_the_child() -> None:
 
 @pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux only")
 def test_child_has_parent_death_signal() -> None:
-    def pdeathsig(sock: socket.socket) -> int:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        value = ctypes.c_int(-1)
-        libc.prctl(2, ctypes.byref(value), 0, 0, 0)  # PR_GET_PDEATHSIG
-        return value.value
-
-    with forked_peer(pdeathsig) as peer:
+    with forked_peer(pdeathsig_of_child) as peer:
+        peer.sock.send(b"go")
         assert peer.join(timeout=10) == signal.SIGKILL
 
 
@@ -372,3 +375,28 @@ def test_reap_group_escalates_to_sigkill_for_a_child_ignoring_sigterm() -> None:
     assert os.WTERMSIG(status) == signal.SIGKILL
     assert time.monotonic() - started >= 0.1
     assert_reaped(pid)
+
+
+def pdeathsig_of_child(sock: socket.socket) -> int:
+    """The child's parent-death signal (prctl(2) PR_GET_PDEATHSIG)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    value = ctypes.c_int(-1)
+    libc.prctl(2, ctypes.byref(value), 0, 0, 0)
+    sock.recv(1)  # wait until the parent says so
+    return value.value
+
+
+@pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux only")
+def test_peer_forked_by_a_thread_outlives_the_thread() -> None:
+    """Regression: PR_SET_PDEATHSIG fires when the forking *thread* ends, so a peer forked
+    from a short-lived thread was SIGKILLed as soon as that thread returned."""
+    with contextlib.ExitStack() as stack:
+        made: list[ForkedPeer] = []
+        thread = threading.Thread(
+            target=lambda: made.append(stack.enter_context(forked_peer(pdeathsig_of_child)))
+        )
+        thread.start()
+        thread.join()
+        (peer,) = made
+        peer.sock.send(b"go")
+        assert peer.join(timeout=10) == 0  # no parent-death signal, and alive to answer
