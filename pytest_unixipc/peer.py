@@ -27,6 +27,7 @@ import pickle
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import traceback
@@ -46,6 +47,8 @@ TERM_GRACE = 1.0
 
 _PR_SET_PDEATHSIG = 1
 _OK, _RAISED = b"R", b"E"
+#: The result's length, ahead of it on the result pipe.
+_HEADER = struct.Struct("!Q")
 
 
 class PeerError(AssertionError):
@@ -204,7 +207,7 @@ def _run_child(
             payload = _encode_result(target(sock, *args))
         except BaseException as exc:
             payload = _encode_exception(exc)
-        _write_all(result_w, payload)
+        _write_all(result_w, _HEADER.pack(len(payload)) + payload)
         code = 0
     finally:
         for stream in (sys.stdout, sys.stderr):
@@ -346,8 +349,11 @@ class ForkedPeer:
 
     def _collect(self, timeout: float) -> tuple[str, object]:
         deadline = Deadline(timeout, f"peer pid {self.pid} finishing")
-        chunks = []
-        while True:
+        # The result is length-prefixed, so it is complete without waiting for EOF: a
+        # grandchild the target forked holds a copy of the pipe's write end and may outlive it.
+        received = bytearray()
+        size: int | None = None
+        while size is None or len(received) < _HEADER.size + size:
             if not select.select([self._result_r], [], [], deadline.remaining())[0]:
                 reap_group(self.pid)
                 self._status = -1
@@ -358,8 +364,10 @@ class ForkedPeer:
                 )
             chunk = os.read(self._result_r, 1 << 16)
             if not chunk:
-                break
-            chunks.append(chunk)
+                break  # the child ended without (all of) a result
+            received += chunk
+            if size is None and len(received) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(received)
         self._close_result()
         if not wait_exit(self.pid, max(deadline.remaining(), 1.0)):
             status = reap_group(self.pid)
@@ -369,7 +377,8 @@ class ForkedPeer:
         status = kill_group_and_reap(self.pid)  # also ends grandchildren left in its group
         self._status = status if status is not None else -1
         assert status is not None
-        payload = b"".join(chunks)
+        complete = size is not None and len(received) >= _HEADER.size + size
+        payload = bytes(received[_HEADER.size :]) if complete else b""
         if not payload:
             note = ""
             if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
