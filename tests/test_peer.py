@@ -400,3 +400,29 @@ def test_peer_forked_by_a_thread_outlives_the_thread() -> None:
         (peer,) = made
         peer.sock.send(b"go")
         assert peer.join(timeout=10) == 0  # no parent-death signal, and alive to answer
+
+
+def test_join_does_not_wait_for_a_grandchild_holding_the_result_pipe() -> None:
+    """Regression: join() read the result until EOF, which a grandchild forked by the target
+    (holding a copy of the result pipe) delayed until it exited: PeerTimeout although the
+    target had returned.  Its group is still ended at join."""
+
+    def fork_a_lingering_grandchild(sock: socket.socket) -> int:
+        pid = os.fork()
+        if pid == 0:
+            block_forever(sock)
+        return pid
+
+    with forked_peer(fork_a_lingering_grandchild) as peer:
+        started = time.monotonic()
+        grandchild = peer.join(timeout=5)
+        assert time.monotonic() - started < 4
+    assert_reaped(peer.pid)
+    if not hasattr(os, "pidfd_open"):
+        return
+    with contextlib.suppress(ProcessLookupError):  # already gone, or a zombie of init's
+        pidfd = os.pidfd_open(grandchild)
+        try:
+            assert exited(pidfd, 5.0), "the grandchild outlived join()"
+        finally:
+            os.close(pidfd)
