@@ -275,6 +275,16 @@ def wait_exit(pid: int, timeout: float) -> bool:
     return False
 
 
+def _fork() -> int:
+    if sys.version_info >= (3, 12):
+        with warnings.catch_warnings():
+            # Python 3.12+ warns on fork() in a process with threads (pytest-xdist workers,
+            # our own server threads).  The child only runs the target and os._exit()s.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+            return os.fork()
+    return os.fork()
+
+
 class ForkedPeer:
     """The parent's handle on a forked peer: ``sock``, ``pid`` and :meth:`join`."""
 
@@ -294,22 +304,24 @@ class ForkedPeer:
         if self.deadline <= 0:
             raise ValueError(f"a peer deadline must be positive, got {self.deadline}")
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket_type(kind))
-        result_r, result_w = os.pipe()
-        keep = {child_sock.fileno(), result_w, *pass_fds}
-        keep |= {a.fileno() for a in args if isinstance(a, socket.socket)}
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        parent = os.getpid()
-        pdeathsig = threading.current_thread() is threading.main_thread()
-        if sys.version_info >= (3, 12):
-            with warnings.catch_warnings():
-                # Python 3.12+ warns on fork() in a process with threads (pytest-xdist workers,
-                # our own server threads).  The child only runs the target and os._exit()s.
-                warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
-                pid = os.fork()
-        else:
-            pid = os.fork()
+        result_r = result_w = -1
+        try:
+            result_r, result_w = os.pipe()
+            keep = {child_sock.fileno(), result_w, *pass_fds}
+            keep |= {a.fileno() for a in args if isinstance(a, socket.socket)}
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            parent = os.getpid()
+            pdeathsig = threading.current_thread() is threading.main_thread()
+            pid = _fork()
+        except BaseException:  # e.g. EMFILE, or fork(): EAGAIN: leave nothing open
+            parent_sock.close()
+            child_sock.close()
+            for fd in (result_r, result_w):
+                if fd >= 0:
+                    os.close(fd)
+            raise
         if pid == 0:  # pragma: no cover - runs in the child
             try:
                 parent_sock.close()
