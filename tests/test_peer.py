@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import os
 import select
 import signal
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import pytest_unixipc.peer as peer_module
 from pytest_unixipc import (
     ForkedPeer,
     PeerDied,
@@ -33,7 +35,7 @@ from pytest_unixipc import (
     forked_peer,
     wait_readable,
 )
-from pytest_unixipc.leaks import list_children
+from pytest_unixipc.leaks import Snapshot, list_children
 from pytest_unixipc.peer import reap_group
 
 LINUX = sys.platform.startswith("linux")
@@ -426,3 +428,24 @@ def test_join_does_not_wait_for_a_grandchild_holding_the_result_pipe() -> None:
             assert exited(pidfd, 5.0), "the grandchild outlived join()"
         finally:
             os.close(pidfd)
+
+
+@pytest.mark.parametrize("failure", ["fork fails", "bad pass_fds"])
+def test_a_failed_start_leaves_no_descriptor(monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    """Regression: an error between socketpair() and fork() (fork's EAGAIN, EMFILE, a bad
+    pass_fds) left the socketpair and the result pipe open."""
+    kwargs: dict[str, object] = {}
+    if failure == "fork fails":
+
+        def no_fork() -> int:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+        monkeypatch.setattr(peer_module, "_fork", no_fork)
+        error: type[Exception] = BlockingIOError
+    else:
+        kwargs["pass_fds"] = [[1]]  # unhashable: fails building the set of kept descriptors
+        error = TypeError
+    before = Snapshot.take()
+    with pytest.raises(error), forked_peer(block_forever, **kwargs):  # type: ignore[arg-type]
+        pytest.fail("the body must not run")
+    assert not before.leaks_since()
