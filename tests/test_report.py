@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _inner import add_suite, assert_all_gone, linux_only, run_inner
 
-from pytest_unixipc.report import PropertyRecorder, Report
+from pytest_unixipc.report import PropertyRecorder, Report, model
 from pytest_unixipc.report.model import PROPERTY_KEY, RECORD_KEY, platform_key
 from pytest_unixipc.report.writers import (
     SCHEMA,
@@ -147,6 +147,60 @@ def test_model_aggregates_worst_verdict_per_property() -> None:
     assert report.failed
     assert list(report.by_area()) == ["pipe", "stream"]
     assert report.limits["PIPE_BUF"].property == "pipe.c"
+
+
+def test_per_parameter_expectations_and_observations_stay_apart() -> None:
+    report = Report()
+    for kind, errno_name in (("stream", "EPIPE"), ("dgram", "ECONNREFUSED")):
+        feed(
+            report,
+            f"t.py::send[x.send-{kind}]",
+            "x.send",
+            expected=errno_name,
+            observed={"behaviour": errno_name},
+        )
+    feed(report, "t.py::same[x.same-stream]", "x.same", expected="A", observed={"n": 1})
+    feed(report, "t.py::same[x.same-dgram]", "x.same", expected="A", observed={"n": 1})
+    sent = report.properties["x.send"]
+    assert [t.param for t in sent.tests] == ["stream", "dgram"]
+    assert sent.expected == "stream: EPIPE; dgram: ECONNREFUSED"
+    assert sent.observed == {
+        "stream": {"behaviour": "EPIPE"},
+        "dgram": {"behaviour": "ECONNREFUSED"},
+    }
+    same = report.properties["x.same"]
+    assert (same.expected, same.observed) == ("A", {"n": 1})  # agreeing tests merge
+    tests = next(p for p in render_json(report)["properties"] if p["id"] == "x.send")["tests"]
+    assert [set(t) for t in tests] == [{"nodeid", "verdict", "expected", "observed", "message"}] * 2
+    assert [t["expected"] for t in tests] == ["EPIPE", "ECONNREFUSED"]
+
+
+HYPHEN_BUG = (
+    "report bug: TestOutcome.param splits at the first '-', inside a property ID such as "
+    "'stream.no-boundaries'"
+)
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "param"),
+    [
+        ("t.py::test_a", "test_a"),
+        ("t.py::test_a[stream]", "stream"),
+        ("t.py::test_a[pipe.atomic-stream]", "stream"),
+        pytest.param(
+            "t.py::test_a[stream.no-boundaries-seqpacket]",
+            "seqpacket",
+            marks=pytest.mark.xfail(reason=HYPHEN_BUG, strict=False),
+        ),
+        pytest.param(
+            "t.py::test_a[stream.no-boundaries]",
+            "stream.no-boundaries",
+            marks=pytest.mark.xfail(reason=HYPHEN_BUG, strict=False),
+        ),
+    ],
+)
+def test_test_outcome_param(nodeid: str, param: str) -> None:
+    assert model.TestOutcome(nodeid=nodeid, verdict="pass").param == param
 
 
 def test_model_closes_tests_whose_teardown_never_came() -> None:
