@@ -299,8 +299,10 @@ def _meta(item: pytest.Item, gconf: GradingConfig) -> dict[str, Any]:
     prop_id = str(prop.args[0]) if prop and prop.args else None
     points_mark = item.get_closest_marker("grade_points")
     points = float(points_mark.args[0]) if points_mark and points_mark.args else 1.0
-    if prop_id and prop_id in gconf.points:
-        points = gconf.points[prop_id]
+    # --points and --hidden name a property ID, or an instructor's test by its name.
+    key = prop_id if prop_id else item.name.split("[", 1)[0]
+    if key in gconf.points:
+        points = gconf.points[key]
     hidden_mark = item.get_closest_marker("grade_hidden")
     hidden = None
     if hidden_mark is not None:
@@ -309,8 +311,8 @@ def _meta(item: pytest.Item, gconf: GradingConfig) -> dict[str, Any]:
                 "visibility", hidden_mark.args[0] if hidden_mark.args else "hidden"
             )
         )
-    if prop_id and prop_id in gconf.hidden:
-        hidden = gconf.hidden[prop_id]
+    if key in gconf.hidden:
+        hidden = gconf.hidden[key]
     if hidden == "visible":
         hidden = None
     func = getattr(item, "function", None)

@@ -273,6 +273,8 @@ def test_instructor_tests_through_cli(echo_ok: str, tmp_path: Path) -> None:
         "echo-server",
         "--tests",
         str(own),
+        "--points",
+        "test_own_failing=4",
         "--json",
         str(results),
         "--",
@@ -286,6 +288,8 @@ def test_instructor_tests_through_cli(echo_ok: str, tmp_path: Path) -> None:
     assert tests["test_own_echo"]["max_score"] == 3
     assert tests["test_own_echo"]["status"] == "passed"
     assert tests["test_own_failing"]["status"] == "failed"
+    assert tests["test_own_failing"]["max_score"] == 4
+    assert len(tests) == 9 + 2
     assert "deliberately failing" in tests["test_own_failing"]["output"]
 
 
