@@ -738,6 +738,31 @@ class SandboxedProcess:
                     os.close(fd)
 
 
+def _processes_of(uid: int) -> int:
+    """How many processes have real user ID ``uid`` (``/proc/<pid>/status``, "Uid:")."""
+    count = 0
+    for pid in _all_pids():
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    count += int(line.split()[1]) == uid
+                    break
+    return count
+
+
+def _rlimits(limits: Limits, uid: int | None) -> list[tuple[str, int]]:
+    """The limits for the pre-exec step.  RLIMIT_NPROC counts every process of the real user
+    ID, so it is set to that user's current count plus ``limits.processes``: the program may
+    start that many more.  (For root it is not enforced at all; see the module docstring.)"""
+    real = os.getuid() if uid is None else uid
+    out = []
+    for name, value in limits.rlimits():
+        if name == "RLIMIT_NPROC" and real != 0 and sys.platform.startswith("linux"):
+            value += _processes_of(real)
+        out.append((name, value))
+    return out
+
+
 def _resolve_user(user: str | int | None) -> tuple[int | None, int | None]:
     if user is None:
         return None, None
@@ -807,7 +832,7 @@ def run_program(
         "cgroups": [str(g.procs) for g in cgroups],
         "uid": uid,
         "gid": gid,
-        "rlimits": limits.rlimits(),
+        "rlimits": _rlimits(limits, uid),
         "parent": os.getpid(),
     }
     try:
