@@ -18,8 +18,9 @@ pytestmark = [linux_only()]
 
 #: Tests of fixture_suite.py that take ``ending`` (so run once per pass / fail / hang).
 ENDING_TESTS = 13
-#: Tests of fixture_suite.py without ``ending`` (one of them an expected failure).
-PLAIN_TESTS = 4  # deadline, bad input, hypothesis, (xfail) fresh path beside a dgram socket
+#: Tests of fixture_suite.py without ``ending`` (one of them an expected failure): deadline,
+#: bad input, hypothesis, fd_channel over two kinds, (xfail) fresh path beside a dgram socket.
+PLAIN_TESTS = 6
 
 
 def assert_teardown_only_in_runners(run: InnerRun) -> None:
@@ -48,7 +49,7 @@ def test_fixtures_behave_and_clean_up_after_pass_and_fail(
     failed = [line for line in run.result.outlines if line.startswith("FAILED")]
     assert len(failed) == ENDING_TESTS
     assert all("[fail" in line and "deliberate failure" in line for line in failed), failed
-    assert len(run.noted("teardown")) == 2 * ENDING_TESTS
+    assert len(run.noted("teardown")) == 2 * ENDING_TESTS + 2  # and fd_channel over two kinds
     assert_teardown_only_in_runners(run)
     assert_all_gone(run)
 

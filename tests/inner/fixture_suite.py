@@ -331,6 +331,22 @@ def test_fd_channel(cleanup_check, fd_channel, ending):
     ending()
 
 
+@pytest.mark.parametrize("fd_channel", ["dgram", "seqpacket"], indirect=True)
+def test_fd_channel_kinds(cleanup_check, fd_channel, request):
+    kind = request.node.callspec.params["fd_channel"]
+    cleanup_check.socket(fd_channel.sender, fd_channel.receiver)
+    assert fd_channel.sender.type == fd_channel.receiver.type == TYPES[kind]
+    r, w = os.pipe()
+    try:
+        fd_channel.send_fds([r, w], b"two")
+        data, fds, _ = fd_channel.recv_fds(2)
+        assert (data, len(fds)) == (b"two", 2)
+        cleanup_check.fd(*fds)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_pipe_pair(cleanup_check, pipe_pair, ending):
     r, w = pipe_pair
     cleanup_check.fd(r, w)
