@@ -145,3 +145,20 @@ def test_handler_exception_fails_the_owning_test(
         ]
     )
     assert_all_gone(run)
+
+
+def test_socket_root_too_long_for_sun_path_is_a_clear_error(
+    pytester: pytest.Pytester, ipc_tmp_path: Path
+) -> None:
+    pytester.makepyfile(test_root="def test_needs_a_dir(ipc_tmp_path):\n    pass\n")
+    root = ipc_tmp_path / ("r" * (110 - len(os.fsencode(ipc_tmp_path))))
+    root.mkdir()
+    run = run_inner(pytester, sock_root=root)
+    run.assert_outcomes(errors=1)
+    assert (
+        "SunPathTooLong: socket path is 151 bytes but sun_path holds at most 107 "
+        "(sizeof(sun_path) = 108 including the NUL on linux)"
+    ) in run.output
+    assert "Use a shorter directory, e.g. --unixipc-sock-root=/tmp" in run.output
+    assert list(root.iterdir()) == []
+    root.rmdir()
