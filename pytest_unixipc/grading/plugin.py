@@ -468,8 +468,11 @@ class _Collector:
         return ordered
 
 
+_XDIST_HEADER = re.compile(r"^\[gw\d+\] .* -- Python .*\n?")
+
+
 def _failure_text(report: pytest.TestReport) -> str:
-    text = report.longreprtext or ""
+    text = _XDIST_HEADER.sub("", report.longreprtext or "", count=1)
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and "Traceback" in text and len(text) > 1500:
         # An unexpected exception (a grader bug or an instructor's assert): keep the message.
