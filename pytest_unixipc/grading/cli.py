@@ -427,6 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unknown role {ns.role!r} (roles: {', '.join(ROLES)})")
         entries = rubric(ns.role)
         _check_options(ns, entries)
+        if ns.json:
+            try:
+                _write(ns.json, _results.skeleton(fmt, "The grader did not finish."))
+            except OSError as exc:
+                json_path = None  # nothing can be written there
+                raise UsageError(f"--json: cannot write {ns.json}: {exc.strerror}") from None
         try:
             command = _check_command(ns.role, command, ns.socket)
             if ns.user is not None and "/" in command[0]:
