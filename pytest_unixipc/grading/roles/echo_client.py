@@ -24,8 +24,12 @@ REF = "grading-contract: echo-client; unix(7), connect(2), recv(2)"
 LINES = ["hello", "a second, longer line with spaces", "line three: 3"]
 
 
-def start_client(factory: ProgramFactory) -> tuple[StudentProgram, socket.socket]:
-    """Listen at the socket path, start the client (stdin a pipe), accept its connection."""
+def start_client(
+    factory: ProgramFactory, lines: list[str], *, end_input: bool = False
+) -> tuple[StudentProgram, socket.socket]:
+    """Listen at the socket path, start the client with ``lines`` already on its stdin (a
+    pipe; closed after them with ``end_input``), and accept its connection.  The input comes
+    first so that a client that connects only once it has a line to send is graded too."""
     made: list[socket.socket] = []
 
     def prepare(_workdir: Path, path: str | None) -> None:
@@ -34,6 +38,9 @@ def start_client(factory: ProgramFactory) -> tuple[StudentProgram, socket.socket
 
     program = factory(wait=False, stdin=True, before_start=prepare)
     listener = program.adopt(made[0])
+    program.write_stdin_lines(lines)
+    if end_input:
+        program.close_stdin()
     return program, program.accept(listener)
 
 
@@ -92,16 +99,13 @@ def check_sent(program: StudentProgram, received: bytes, lines: list[str]) -> No
 @pytest.mark.grade_required
 def test_connects(student_program_factory: ProgramFactory) -> None:
     """The client connects to the socket at the path."""
-    program, _conn = start_client(student_program_factory)
-    program.close_stdin()
+    start_client(student_program_factory, LINES[:1], end_input=True)
 
 
 @pytest.mark.ipc_property("echo-client.echo-lines", ref=REF)
 def test_echo_lines(student_program_factory: ProgramFactory) -> None:
     """Every input line is sent and its echo printed in the format."""
-    program, conn = start_client(student_program_factory)
-    program.write_stdin_lines(LINES)
-    program.close_stdin()
+    program, conn = start_client(student_program_factory, LINES, end_input=True)
     received, _closed = serve_echo(program, conn)
     check_sent(program, received, LINES)
     program.wait_exit()
@@ -119,9 +123,7 @@ def test_echo_lines(student_program_factory: ProgramFactory) -> None:
 @pytest.mark.ipc_property("echo-client.eof-closes", ref=REF)
 def test_eof_closes(student_program_factory: ProgramFactory) -> None:
     """At end of input the client closes the connection and exits 0."""
-    program, conn = start_client(student_program_factory)
-    program.write_stdin_lines(LINES[:1])
-    program.close_stdin()
+    program, conn = start_client(student_program_factory, LINES[:1], end_input=True)
     received, closed = serve_echo(program, conn)
     if not closed:
         program.fail(
@@ -141,8 +143,7 @@ def test_eof_closes(student_program_factory: ProgramFactory) -> None:
 @pytest.mark.ipc_property("echo-client.server-closed", ref=REF)
 def test_server_closed(student_program_factory: ProgramFactory) -> None:
     """When the server closes, it prints `Server closed` and exits non-zero."""
-    program, conn = start_client(student_program_factory)
-    program.write_stdin_lines(LINES[:1])
+    program, conn = start_client(student_program_factory, LINES[:1])
     first = LINES[0].encode()
     serve_echo(program, conn, until=len(first))
     conn.close()
