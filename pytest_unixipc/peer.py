@@ -352,6 +352,8 @@ class ForkedPeer:
         group is then killed and reaped).
         """
         if self._outcome is None:
+            if self._result_r < 0:  # close() came first: it killed and reaped the peer
+                raise RuntimeError(f"peer pid {self.pid} was closed before join(): no result")
             self._outcome = self._collect(timeout)
         kind, value = self._outcome
         if kind == "ok":
