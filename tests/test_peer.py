@@ -449,3 +449,11 @@ def test_a_failed_start_leaves_no_descriptor(monkeypatch: pytest.MonkeyPatch, fa
     with pytest.raises(error), forked_peer(block_forever, **kwargs):  # type: ignore[arg-type]
         pytest.fail("the body must not run")
     assert not before.leaks_since()
+
+
+def test_join_after_exit_is_a_clear_error() -> None:
+    with forked_peer(block_forever, deadline=60) as peer:
+        pass
+    assert_reaped(peer.pid)
+    with pytest.raises(RuntimeError, match=f"peer pid {peer.pid} was closed before join"):
+        peer.join()
