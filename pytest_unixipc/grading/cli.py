@@ -322,6 +322,7 @@ def _pytest_args(
         os.path.dirname(module_path),
         "-p",
         "no:cacheprovider",
+        *plugin_args(),
         "-q",
         "--tb=short",
         "--no-header",
@@ -366,6 +367,19 @@ def _pytest_args(
         args += ["-o", f"timeout={ns.timeout * 3 + 30:g}"]
     args += ns.pytest_arg
     return args
+
+
+PLUGIN = "pytest_unixipc.grading.plugin"
+
+
+def plugin_args() -> list[str]:
+    """``-p pytest_unixipc.grading.plugin`` unless pytest loads it already through the
+    ``pytest11`` entry point (registering it twice would be an error)."""
+    from importlib.metadata import entry_points
+
+    if any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+        return []
+    return ["-p", PLUGIN]
 
 
 class _Grab:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_unixipc import ipc_tmp_dir
+from pytest_unixipc.grading.cli import plugin_args
 from pytest_unixipc.grading.roles import rubric
 
 ECHO_IDS = [e.property_id for e in rubric("echo-server")]
@@ -309,6 +310,7 @@ def test_instructor_tests_through_pytest(echo_ok: str, tmp_path: Path) -> None:
             str(own),
             "-n",
             "2",
+            *plugin_args(),
             "--unixipc-role",
             "echo-server",
             "--unixipc-program",
