@@ -92,17 +92,25 @@ def describe_status(status: int) -> str:
 
 
 def _prctl() -> Any:
-    """libc's prctl(2), bound once here so the forked child only calls it."""
+    """libc's prctl(2), looked up once here so the forked child only calls it."""
     name = ctypes.util.find_library("c")
     if not name:
         return None
-    function = ctypes.CDLL(name, use_errno=True).prctl
-    function.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    function = ctypes.CDLL(name).prctl
     function.restype = ctypes.c_int
     return function
 
 
 _PRCTL = _prctl() if sys.platform.startswith("linux") else None
+#: prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) as C values made here, not in the child (the
+#: unsigned long arguments must not be passed as C ints, whose upper half is undefined).
+_PDEATHSIG_ARGS = (
+    ctypes.c_int(_PR_SET_PDEATHSIG),
+    ctypes.c_ulong(signal.SIGKILL),
+    ctypes.c_ulong(0),
+    ctypes.c_ulong(0),
+    ctypes.c_ulong(0),
+)
 
 # The child runs as little Python as it can: each object it touches costs a copy-on-write page
 # fault.  So the signal numbers are listed here, once, as plain ints, and the child uses the C
@@ -126,7 +134,7 @@ def _child_setup(keep: set[int], deadline: float, parent: int, pdeathsig: bool) 
             pass
     _SIGNAL_C.pthread_sigmask(signal.SIG_SETMASK, ())
     if _PRCTL is not None and pdeathsig:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _PRCTL(*_PDEATHSIG_ARGS)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(111)
     devnull = os.open(os.devnull, os.O_RDONLY)
