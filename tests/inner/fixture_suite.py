@@ -241,7 +241,7 @@ def die_of_sigpipe(sock: socket.socket) -> None:
     sock.sendall(b"x")  # EPIPE, and SIGPIPE's default action ends the child
 
 
-def test_forked_peer(cleanup_check, forked_peer, remember, ending):
+def test_forked_peer(cleanup_check, forked_peer, remember, ending, request):
     # Explicit deadlines: under a short pytest-timeout (the hang runs) the default deadline
     # would be a fraction of it, and a slow machine must not turn that into a failure here.
     peer = forked_peer(report, "token", deadline=30)
@@ -268,6 +268,10 @@ def test_forked_peer(cleanup_check, forked_peer, remember, ending):
     cleanup_check.pid(peer.pid, failing.pid, piped.pid, hanger.pid)
     cleanup_check.socket(hanger.sock)
     remember("hanger", hanger.pid)
+    if request.node.callspec.params["ending"] == "hang":
+        # Hang in join() on the hanging peer itself: only pytest-timeout ends this.
+        remember("hanging", os.getpid())
+        hanger.join(timeout=3600)
     ending()
 
 
