@@ -60,6 +60,16 @@ DEFAULT_VALUES: dict[str, str] = {
 }
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
+_SIGNAL_HINTS = {
+    "SIGPIPE": " (it wrote to a connection the peer had closed; ignore SIGPIPE with "
+    "signal(SIGPIPE, SIG_IGN) or use send(..., MSG_NOSIGNAL) and handle EPIPE)",
+    "SIGSEGV": " (a memory error: check buffer sizes and pointers, e.g. with valgrind)",
+    "SIGBUS": " (a memory error: check buffer sizes and pointers, e.g. with valgrind)",
+    "SIGABRT": " (abort(): a failed assert() or a corrupted heap)",
+    "SIGXCPU": " (it used up its CPU time limit: a busy loop?)",
+    "SIGXFSZ": " (it wrote a file larger than the file size limit)",
+}
+
 _BUFFERING_HINT = (
     "hint: stdout is a pipe here, not a terminal, so printf() output is fully buffered; "
     "call fflush(stdout) after each line or setvbuf(stdout, NULL, _IOLBF, 0) at the start"
@@ -255,11 +265,8 @@ class StudentProgram:
             state = "your program was still running"
         else:
             state = "your program " + self.proc.status()
-            if code < 0 and self.proc.signal == "SIGPIPE":
-                state += (
-                    " (it wrote to a connection the peer had closed; ignore SIGPIPE with "
-                    "signal(SIGPIPE, SIG_IGN) or use send(..., MSG_NOSIGNAL) and handle EPIPE)"
-                )
+            if code < 0:
+                state += _SIGNAL_HINTS.get(self.proc.signal or "", "")
         lines = [state]
         tail = self.proc.stderr_tail
         if tail:
