@@ -221,9 +221,18 @@ def test_exit_reaps_a_peer_that_already_ended() -> None:
 # -- what the child gets --------------------------------------------------------------------------
 
 
-def test_child_environment(pipe: tuple[int, int]) -> None:
+@pytest.mark.parametrize("closing", ["closerange", "listing /dev/fd"])
+def test_child_environment(
+    pipe: tuple[int, int], closing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Own process group, default dispositions, empty signal mask, stdin /dev/null, and no
-    descriptors but its socket, stdio, a private result pipe and pass_fds."""
+    descriptors but its socket, stdio, a private result pipe and pass_fds.  Both ways of
+    closing the rest are tried: Linux's closerange() over gaps, and the other platforms'
+    listing of /dev/fd."""
+    if closing != "closerange":
+        monkeypatch.setattr(peer_module, "_LINUX", False)
+    elif not LINUX:
+        pytest.skip("closerange over gaps is the Linux way")
     unrelated_r, passed_w = pipe
 
     def inspect(sock: socket.socket) -> dict[str, object]:
@@ -457,3 +466,18 @@ def test_join_after_exit_is_a_clear_error() -> None:
     assert_reaped(peer.pid)
     with pytest.raises(RuntimeError, match=f"peer pid {peer.pid} was closed before join"):
         peer.join()
+
+
+def test_join_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no pidfd_open (macOS, old kernels) join() waits for the exit by polling
+    waitid() with a back-off; the result is the same."""
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+
+    def slow_exit(sock: socket.socket) -> str:
+        sock.recv(1)
+        return "late"
+
+    with forked_peer(slow_exit) as peer:
+        peer.sock.send(b"x")
+        assert peer.join(timeout=10) == "late"
+    assert_reaped(peer.pid)
