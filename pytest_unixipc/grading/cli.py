@@ -324,6 +324,7 @@ def _pytest_args(
         "no:cacheprovider",
         *plugin_args(),
         "-q",
+        "--continue-on-collection-errors",
         "--tb=short",
         "--no-header",
         "-rN",

@@ -366,3 +366,21 @@ def test_keyword_selects_properties(echo_ok: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = [t["name"].split(":")[0] for t in json.loads(results.read_text())["tests"]]
     assert names == ["echo-server.echo-short", "echo-server.echo-binary"]
+
+
+def test_broken_instructor_tests_are_a_failed_entry(echo_ok: str, tmp_path: Path) -> None:
+    """A test file that cannot be imported becomes a failed "could not load" entry."""
+    broken = tmp_path / "test_broken.py"
+    broken.write_text("def test_x(:\n")
+    results = tmp_path / "results.json"
+    proc = run_cli(
+        "echo-server", "--tests", str(broken), "--json", str(results),
+        "--", echo_ok, "{socket}", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    tests = json.loads(results.read_text())["tests"]
+    assert tests[0]["name"].startswith("could not load")
+    assert tests[0]["status"] == "failed"
+    assert "SyntaxError" in tests[0]["output"] or "invalid syntax" in tests[0]["output"]
+    # The rubric was still graded.
+    assert [t["status"] for t in tests[1:]] == ["passed"] * len(ECHO_IDS)
