@@ -221,18 +221,20 @@ def test_exit_reaps_a_peer_that_already_ended() -> None:
 # -- what the child gets --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("closing", ["closerange", "listing /dev/fd"])
+@pytest.mark.parametrize("closing", ["close_range", "listing /dev/fd", "close_range failing"])
 def test_child_environment(
     pipe: tuple[int, int], closing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Own process group, default dispositions, empty signal mask, stdin /dev/null, and no
-    descriptors but its socket, stdio, a private result pipe and pass_fds.  Both ways of
-    closing the rest are tried: Linux's closerange() over gaps, and the other platforms'
-    listing of /dev/fd."""
-    if closing != "closerange":
-        monkeypatch.setattr(peer_module, "_LINUX", False)
-    elif not LINUX:
-        pytest.skip("closerange over gaps is the Linux way")
+    descriptors but its socket, stdio, a private result pipe and pass_fds.  Each way of
+    closing the rest is tried: close_range(2) over the gaps (Linux), the listing of /dev/fd
+    (elsewhere), and the listing after close_range failed (ENOSYS, seccomp's EPERM)."""
+    if closing == "listing /dev/fd":
+        monkeypatch.setattr(peer_module, "_CLOSE_RANGE", None)
+    elif peer_module._CLOSE_RANGE is None:
+        pytest.skip("no close_range in this libc")
+    elif closing == "close_range failing":
+        monkeypatch.setattr(peer_module, "_CLOSE_RANGE", lambda first, last, flags: -1)
     unrelated_r, passed_w = pipe
 
     def inspect(sock: socket.socket) -> dict[str, object]:
