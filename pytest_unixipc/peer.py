@@ -228,8 +228,10 @@ def _run_child(
         code = 0
     finally:
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
+            try:  # noqa: SIM105 - no contextlib.suppress objects in the child
                 stream.flush()
+            except Exception:
+                pass
         os._exit(code)
 
 
