@@ -73,6 +73,8 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 _MiB = 1024 * 1024
+#: Seconds after the wall-clock limit at which the watchdog kills a program still running.
+WATCHDOG_SLACK = 1.0
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,26 @@ class SandboxedProcess:
     _pidfd: int | None = None
     _seen: dict[int, int] = field(default_factory=dict)
     _killed: bool = False
+    _watchdog: threading.Timer | None = None
+    #: True when the watchdog killed the program at its wall-clock limit.
+    wall_killed: bool = False
+
+    def _arm_watchdog(self) -> None:
+        """Kill everything shortly after the wall-clock limit, even if nobody is waiting:
+        the caller's own waits end at the limit, so this is only a backstop."""
+        timer = threading.Timer(self.limits.wall_seconds + WATCHDOG_SLACK, self._on_wall_limit)
+        timer.daemon = True
+        self._watchdog = timer
+        timer.start()
+
+    def _on_wall_limit(self) -> None:
+        if self._killed or self.popen.poll() is not None:
+            return
+        self.wall_killed = True
+        for group in self.cgroups:
+            group.kill()
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     @property
     def pid(self) -> int:
@@ -490,7 +512,10 @@ class SandboxedProcess:
 
     def status(self) -> str:
         """Words for the program's state: "was still running", "was killed by SIGPIPE"."""
-        return describe_status(self.popen.poll())
+        words = describe_status(self.popen.poll())
+        if self.wall_killed:
+            words += f" at the wall-clock limit ({self.limits.wall_seconds:g} s)"
+        return words
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -671,6 +696,8 @@ class SandboxedProcess:
         if self._killed:
             return self.survivors
         self._killed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         # Register every member before anything dies: a killed process loses its environment
         # (and its marker), and a zombie must still be recognised to be reaped.
         self._scan(include_zombies=True)
@@ -864,6 +891,7 @@ def run_program(
     with contextlib.suppress(OSError, AttributeError):
         proc._pidfd = os.pidfd_open(popen.pid)
     proc._capture = _Capture(popen.stdout.fileno(), popen.stderr.fileno(), limits.output_cap)
+    proc._arm_watchdog()
     try:
         yield proc
     finally:
