@@ -8,7 +8,6 @@ import socket
 from collections.abc import Iterable, Iterator
 
 from pytest_unixipc.fdowner import OwnedFds
-from pytest_unixipc.pipes import FdIdentity, close_if_same, fd_identity
 from pytest_unixipc.sockets import socketpair
 
 __all__ = ["FdChannel", "fd_channel", "recv_fds", "send_fds"]
@@ -53,7 +52,6 @@ class FdChannel:
         self.receiver = receiver
         self.received: list[int] = []
         self._owned = OwnedFds()
-        self._identities: list[tuple[int, FdIdentity | None]] = []
 
     def send_fds(self, fds: Iterable[int], data: bytes = b"\0") -> int:
         """Send ``fds`` from the sending end (see :func:`send_fds`)."""
@@ -64,14 +62,11 @@ class FdChannel:
         data, fds, flags = recv_fds(self.receiver, maxfds, bufsize)
         self.received.extend(fds)
         self._owned.add(*fds)
-        self._identities += [(fd, fd_identity(fd)) for fd in fds]
         return data, fds, flags
 
     def close_received(self) -> None:
         """Close the received descriptors the caller has not closed (and the number reused)."""
-        for fd, identity in self._identities:
-            close_if_same(fd, identity)
-        self._identities.clear()
+        self._owned.close_all()
         self.received.clear()
 
 

@@ -318,10 +318,10 @@ def unix_socketpair(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]
 
 
 @pytest.fixture
-def unix_dgram_socket(unix_socket_path: str) -> Iterator[Any]:
+def unix_dgram_socket(ipc_tmp_path: Path) -> Iterator[Any]:
     """A SOCK_DGRAM socket bound at a fresh path (``sock.getsockname()``); closed and unlinked
     at teardown."""
-    with bound_dgram_socket(unix_socket_path) as sock:
+    with bound_dgram_socket(PathAllocator(ipc_tmp_path, prefix="dgram")()) as sock:
         yield sock
 
 

@@ -34,18 +34,12 @@ def assert_teardown_only_in_runners(run: InnerRun) -> None:
     assert not {entry["by"] for entry in run.ledger} & peers
 
 
-def pop_xfail(run: InnerRun) -> None:
-    """The known plugin bug (xfail, not strict): passes once fixed, then counts as xpassed."""
-    assert run.outcomes.pop("xfailed", 0) + run.outcomes.pop("xpassed", 0) == 1, run.output
-
-
 def test_fixtures_behave_and_clean_up_after_pass_and_fail(
     pytester: pytest.Pytester, ipc_tmp_path: Path
 ) -> None:
     add_suite(pytester, "fixture_suite")
     run = run_inner(pytester, "-k", "not hang", sock_root=ipc_tmp_path)
-    pop_xfail(run)
-    run.assert_outcomes(passed=ENDING_TESTS + PLAIN_TESTS - 1, failed=ENDING_TESTS)
+    run.assert_outcomes(passed=ENDING_TESTS + PLAIN_TESTS, failed=ENDING_TESTS)
     failed = [line for line in run.result.outlines if line.startswith("FAILED")]
     assert len(failed) == ENDING_TESTS
     assert all("[fail" in line and "deliberate failure" in line for line in failed), failed

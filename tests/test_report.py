@@ -175,32 +175,18 @@ def test_per_parameter_expectations_and_observations_stay_apart() -> None:
     assert [t["expected"] for t in tests] == ["EPIPE", "ECONNREFUSED"]
 
 
-HYPHEN_BUG = (
-    "report bug: TestOutcome.param splits at the first '-', inside a property ID such as "
-    "'stream.no-boundaries'"
-)
-
-
 @pytest.mark.parametrize(
-    ("nodeid", "param"),
+    ("nodeid", "prop_id", "param"),
     [
-        ("t.py::test_a", "test_a"),
-        ("t.py::test_a[stream]", "stream"),
-        ("t.py::test_a[pipe.atomic-stream]", "stream"),
-        pytest.param(
-            "t.py::test_a[stream.no-boundaries-seqpacket]",
-            "seqpacket",
-            marks=pytest.mark.xfail(reason=HYPHEN_BUG, strict=False),
-        ),
-        pytest.param(
-            "t.py::test_a[stream.no-boundaries]",
-            "stream.no-boundaries",
-            marks=pytest.mark.xfail(reason=HYPHEN_BUG, strict=False),
-        ),
+        ("t.py::test_a", "", "test_a"),
+        ("t.py::test_a[stream]", "", "stream"),
+        ("t.py::test_a[pipe.atomic-stream]", "pipe.atomic", "stream"),
+        ("t.py::test_a[stream.no-boundaries-seqpacket]", "stream.no-boundaries", "seqpacket"),
+        ("t.py::test_a[stream.no-boundaries]", "stream.no-boundaries", "stream.no-boundaries"),
     ],
 )
-def test_test_outcome_param(nodeid: str, param: str) -> None:
-    assert model.TestOutcome(nodeid=nodeid, verdict="pass").param == param
+def test_test_outcome_param(nodeid: str, prop_id: str, param: str) -> None:
+    assert model.TestOutcome(nodeid=nodeid, verdict="pass", property_id=prop_id).param == param
 
 
 def test_model_closes_tests_whose_teardown_never_came() -> None:

@@ -70,15 +70,18 @@ class TestOutcome:
     expected: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    property_id: str = ""
 
     @property
     def param(self) -> str:
-        """The parameters of the test (the node id's [...] part without the property ID)."""
+        """The test's parameters: the node id's [...] part without the leading property ID."""
         if not self.nodeid.endswith("]") or "[" not in self.nodeid:
             return self.nodeid.rsplit("::", 1)[-1]
         params = self.nodeid[self.nodeid.index("[") + 1 : -1]
-        head, _, rest = params.partition("-")
-        return rest if "." in head and rest else params
+        prefix = f"{self.property_id}-"
+        if self.property_id and params.startswith(prefix):
+            return params[len(prefix) :]
+        return params
 
 
 @dataclass
@@ -180,6 +183,7 @@ class Report:
         result.tests.append(
             TestOutcome(
                 nodeid=nodeid,
+                property_id=prop_id,
                 verdict=verdict,
                 expected=record.get("expected"),
                 observed=dict(record.get("observed", {})),

@@ -86,9 +86,6 @@ def test_unix_socket_path(cleanup_check, unix_socket_path, ipc_tmp_path, ending)
     ending()
 
 
-@pytest.mark.xfail(
-    reason="plugin bug: unix_dgram_socket binds at the test's own unix_socket_path", strict=False
-)
 def test_unix_socket_path_is_fresh_beside_unix_dgram_socket(unix_socket_path, unix_dgram_socket):
     assert not os.path.lexists(unix_socket_path)
     assert unix_dgram_socket.getsockname() != unix_socket_path
