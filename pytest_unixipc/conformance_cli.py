@@ -53,6 +53,15 @@ def build_args(argv: Sequence[str], suite: Path) -> list[str]:
     return args + list(argv)
 
 
+def _wants_xdist(argv: Sequence[str]) -> bool:
+    return any(
+        a in ("-n", "--numprocesses", "--dist")
+        or a.startswith(("--numprocesses=", "--dist="))
+        or (a.startswith("-n") and a[2:].isdigit())
+        for a in argv
+    )
+
+
 def _names_a_path(arg: str) -> bool:
     return not arg.startswith("-") and "::" in arg
 
@@ -63,6 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__)
+    if _wants_xdist(argv) and importlib.util.find_spec("xdist") is None:
+        print(
+            "unixipc-conformance: -n runs the suite in parallel with pytest-xdist, which is not "
+            "installed: pip install pytest-xdist (or pytest-unixipc[test])",
+            file=sys.stderr,
+        )
+        return 2
     try:
         suite = suite_dir()
     except FileNotFoundError as exc:

@@ -85,3 +85,18 @@ def test_wheel_ships_the_suite(tmp_path: Path) -> None:
     result = _cli("-k", "socketpair.full-duplex", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert str(tmp_path / "site" / "pytest_unixipc" / "conformance") in result.stdout
+
+
+def test_parallel_without_xdist_is_a_clear_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_unixipc import conformance_cli
+
+    real_find_spec = conformance_cli.importlib.util.find_spec
+    monkeypatch.setattr(
+        conformance_cli.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "xdist" else real_find_spec(name, *a),
+    )
+    assert conformance_cli.main(["-n", "2"]) == 2
+    assert "pip install pytest-xdist" in capsys.readouterr().err
