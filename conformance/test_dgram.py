@@ -22,10 +22,14 @@ from pytest_unixipc.pair_kinds import (
     dgram_kinds,
     drain,
     errno_name,
+    fill_numbered,
     fresh_address,
+    messages_through,
+    numbers_of,
     outcome,
     remove_address,
     set_socket_timeouts,
+    short_read,
 )
 
 DGRAM = dgram_kinds()
@@ -47,9 +51,7 @@ def test_boundaries(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     reliable and keep boundaries)."""
     messages = [b"a", b"bb" * 50, b"c" * 5000, b"dd"]
     with kind.open(ipc_tmp_path) as pair:
-        for message in messages:
-            pair.a.send(message)
-        received = drain(pair.b, 1 << 16)
+        received = messages_through(pair, messages)
     ipc_record.observe("sizes received", [len(m) for m in received])
     assert received == messages, f"{kind}: sizes {[len(m) for m in received]} were received"
 
@@ -62,17 +64,9 @@ def test_reliable(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     (unix(7): "in the UNIX domain, datagram sockets are always reliable and don't reorder
     datagrams").  Linux reports the full queue with EAGAIN; FreeBSD and macOS with ENOBUFS."""
     with kind.open(ipc_tmp_path) as pair:
-        sent = 0
-        error = "no error"
-        while sent < 1_000_000:
-            try:
-                pair.a.send(struct.pack("!I", sent) + b"." * 60, socket.MSG_DONTWAIT)
-            except OSError as exc:
-                error = errno_name(exc)
-                break
-            sent += 1
+        sent, error = fill_numbered(pair.a, padding=60)
         received = drain(pair.b)
-    numbers = [struct.unpack("!I", m[:4])[0] for m in received]
+    numbers = numbers_of(received)
     lost = sent - len(received)
     ipc_record.observe("accepted by send()", sent)
     ipc_record.observe("read back", len(received))
@@ -108,10 +102,7 @@ def test_truncate(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     "MSG_TRUNC indicates that the trailing portion of a datagram was discarded because the
     datagram was larger than the buffer supplied")."""
     with kind.open(ipc_tmp_path) as pair:
-        pair.a.send(b"0123456789")
-        pair.a.send(b"next")
-        head, _, flags, _ = pair.b.recvmsg(4)
-        following = pair.b.recv(64, socket.MSG_DONTWAIT)
+        head, flags, following = short_read(pair)
     ipc_record.observe("msg_flags", flags)
     assert head == b"0123", f"{kind}: truncated read returned {head!r}"
     assert flags & socket.MSG_TRUNC, f"{kind}: MSG_TRUNC not set (flags {flags:#x})"

@@ -6,9 +6,7 @@ creators (path, abstract on Linux).
 
 from __future__ import annotations
 
-import itertools
 import socket
-import struct
 
 import pytest
 
@@ -16,11 +14,14 @@ from pytest_unixipc.pair_kinds import (
     ADDRESS_CREATORS,
     PairKind,
     bound_address,
-    count_until_error,
     drain,
+    fill_numbered,
+    messages_through,
+    numbers_of,
     outcome,
     seqpacket_kinds,
     set_socket_timeouts,
+    short_read,
 )
 
 SEQPACKET = seqpacket_kinds()
@@ -67,9 +68,7 @@ def test_boundaries(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     connection-based data transmission path for datagrams of fixed maximum length"; unix(7))."""
     records = [b"r", b"rr" * 40, b"r" * 3000, b"end"]
     with kind.open(ipc_tmp_path) as pair:
-        for record in records:
-            pair.a.send(record)
-        received = drain(pair.b, 1 << 16)
+        received = messages_through(pair, records)
     ipc_record.observe("sizes received", [len(r) for r in received])
     assert received == records, f"{kind}: sizes {[len(r) for r in received]} were received"
 
@@ -83,10 +82,7 @@ def test_truncate(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     shall be discarded"; unix(7)).  FreeBSD keeps the rest for the next read and marks record
     ends with MSG_EOR."""
     with kind.open(ipc_tmp_path) as pair:
-        pair.a.send(b"0123456789")
-        pair.a.send(b"next")
-        head, _, flags, _ = pair.b.recvmsg(4)
-        following = pair.b.recv(64, socket.MSG_DONTWAIT)
+        head, flags, following = short_read(pair)
     ipc_record.observe("msg_flags", flags)
     assert head == b"0123", f"{kind}: truncated read returned {head!r}"
     if following == b"next":
@@ -293,13 +289,8 @@ def test_reliable(ipc_record, ipc_tmp_path, kind: PairKind) -> None:
     numbered and in order (socket(2): SOCK_SEQPACKET is "sequenced, reliable"; FreeBSD
     tests/sys/kern/unix_seqpacket_test.c "Packets were lost!")."""
     with kind.open(ipc_tmp_path) as pair:
-        counter = itertools.count()
-
-        def send_next() -> None:
-            pair.a.send(struct.pack("!I", next(counter)) + b"." * 200, socket.MSG_DONTWAIT)
-
-        sent, error = count_until_error(send_next)
-        numbers = [struct.unpack("!I", r[:4])[0] for r in drain(pair.b)]
+        sent, error = fill_numbered(pair.a, padding=200)
+        numbers = numbers_of(drain(pair.b))
     ipc_record.observe("records accepted", sent)
     assert error == "EAGAIN", f"{kind}: a full seqpacket connection gave {error}"
     assert numbers == list(range(sent)), f"{kind}: {sent - len(numbers)} records lost"

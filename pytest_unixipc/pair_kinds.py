@@ -55,10 +55,13 @@ __all__ = [
     "errno_name",
     "events_text",
     "fill",
+    "fill_numbered",
     "fresh_address",
     "kind_ids",
     "message_kinds",
+    "messages_through",
     "nonblocking",
+    "numbers_of",
     "only",
     "outcome",
     "pair_kinds",
@@ -67,6 +70,7 @@ __all__ = [
     "reversals",
     "seqpacket_kinds",
     "set_socket_timeouts",
+    "short_read",
     "stream_kinds",
     "with_creators",
 ]
@@ -486,6 +490,40 @@ def drain(sock: socket.socket, bufsize: int = 1 << 20, limit: int = FILL_LIMIT) 
             return out
         out.append(data)
     raise AssertionError(f"recv() still had data after {limit} reads")
+
+
+def messages_through(pair: SocketPair, messages: Sequence[bytes]) -> list[bytes]:
+    """Send each of ``messages`` from ``pair.a``, then drain ``pair.b``: what arrived, as read."""
+    for message in messages:
+        pair.a.send(message)
+    return drain(pair.b, 1 << 16)
+
+
+def short_read(
+    pair: SocketPair, first: bytes = b"0123456789", then: bytes = b"next", bufsize: int = 4
+) -> tuple[bytes, int, bytes]:
+    """Send ``first`` and ``then``; read the first with a ``bufsize``-byte recvmsg(), then
+    recv() once more: (what the short read got, its msg_flags, what the next read got)."""
+    pair.a.send(first)
+    pair.a.send(then)
+    head, _, flags, _ = pair.b.recvmsg(bufsize)
+    return head, flags, pair.b.recv(64, socket.MSG_DONTWAIT)
+
+
+def fill_numbered(sock: socket.socket, padding: int) -> tuple[int, str]:
+    """Send messages numbered 0, 1, ... (a 4-byte counter and ``padding`` bytes) with
+    MSG_DONTWAIT until send() fails: (how many it accepted, the errno name)."""
+    counter = itertools.count()
+
+    def send_next() -> None:
+        sock.send(struct.pack("!I", next(counter)) + b"." * padding, socket.MSG_DONTWAIT)
+
+    return count_until_error(send_next)
+
+
+def numbers_of(messages: Iterable[bytes]) -> list[int]:
+    """The counters of messages sent by :func:`fill_numbered`, in the order read."""
+    return [struct.unpack("!I", message[:4])[0] for message in messages]
 
 
 def poll_events(sock: socket.socket | int, timeout: float = 0.0) -> frozenset[str]:
