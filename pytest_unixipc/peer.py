@@ -15,6 +15,11 @@ The child runs ``target(sock, *args)``.  It is made safe to fork from inside pyt
 
 The parent gets the return value back pickled through a private pipe, or the child's exception
 with its traceback text, or the signal or exit status that ended it, by name.
+
+Cost: after fork(2) every page either process writes is copied on its first write, and on a
+virtual machine those faults cost more than the system calls.  So the parent works out the
+child's whole set-up before forking, the child carries it out with C calls, and both run as
+little Python as they can between the fork and the reaping.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import faulthandler
 import os
 import pickle
 import select
@@ -29,11 +35,13 @@ import signal
 import socket
 import struct
 import sys
+import sysconfig
 import threading
+import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, NoReturn
 
 from pytest_unixipc.deadline import Deadline
 from pytest_unixipc.kinds import socket_type
@@ -122,68 +130,95 @@ _PDEATHSIG_ARGS = (
     ctypes.c_ulong(0),
 )
 
-# The child runs as little Python as it can: each object it touches costs a copy-on-write page
-# fault.  So the signal numbers are listed here, once, as plain ints, and the child uses the C
-# functions of the _signal module, which take and return ints, where it exists (CPython);
-# signal.signal()'s enum conversions tripled the cost of the reset.
+# The child runs as little Python as it can: every page it writes costs a copy-on-write fault,
+# which on a virtual machine outweighs the system calls.  So the parent works out the whole
+# set-up beforehand (a _ChildPlan of plain ints and tuples), and the child only carries it out,
+# calling C functions (the _signal module's, which take ints) rather than Python wrappers.
 _SIGNALS: tuple[int, ...] = tuple(
     int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)
 )
 _SIGNAL_C: Any = getattr(signal, "_signal", signal)
 _SIG_DFL = int(signal.SIG_DFL)
-#: Signals whose handlers C code installs without Python knowing (faulthandler, which pytest
-#: enables): always reset.
-_C_HANDLED: frozenset[int] = frozenset(
-    int(getattr(signal, name))
-    for name in ("SIGSEGV", "SIGFPE", "SIGABRT", "SIGBUS", "SIGILL")
-    if hasattr(signal, name)
-)
+#: The highest descriptor number os.closerange() is asked to close up to.
+_FD_CEILING = 2**31 - 1
+
+
+def _close_range_works() -> bool:
+    """Does os.closerange() make one close_range(2) call here?
+
+    CPython built with close_range (HAVE_CLOSE_RANGE) calls it first, but when the kernel
+    lacks it (ENOSYS) falls back to close() on every number, and when seccomp denies it (EPERM)
+    it silently closes nothing.  So it is used only when the build has it and a probe of the
+    system call itself, on a range where nothing is open, succeeds.
+    """
+    if _CLOSE_RANGE is None or not sysconfig.get_config_var("HAVE_CLOSE_RANGE"):
+        return False
+    return bool(_CLOSE_RANGE(_FD_CEILING - 1, _FD_CEILING - 1, 0) == 0)
+
+
+_OS_CLOSERANGE = _LINUX and _close_range_works()
 
 
 def _signals_to_reset() -> tuple[int, ...]:
-    """The signals whose disposition is not SIG_DFL now, as far as the parent can tell.
+    """The signals Python has a handler for or ignores, as far as its own table tells.
 
     Resetting only these in the child (instead of every signal) keeps the child's set-up short;
-    signal.getsignal() reads Python's own table, so this costs no system call.
+    signal.getsignal() reads Python's own table, so this costs no system call.  The handlers
+    faulthandler installs in C are not in that table: see _ChildPlan.faulthandler.
     """
     getsignal = _SIGNAL_C.getsignal
-    return tuple(
-        s for s in _SIGNALS if s in _C_HANDLED or getsignal(s) not in (_SIG_DFL, signal.SIG_DFL)
+    return tuple(s for s in _SIGNALS if getsignal(s) not in (_SIG_DFL, signal.SIG_DFL))
+
+
+class _ChildPlan(NamedTuple):
+    """Everything the child does before the target, worked out by the parent."""
+
+    deadline: float
+    #: The parent's pid if PR_SET_PDEATHSIG is to be set, else 0.
+    parent: int
+    #: Signals whose disposition goes back to SIG_DFL.
+    signals: tuple[int, ...]
+    #: faulthandler is on: disable() it, which puts back the handlers it replaced.
+    faulthandler: bool
+    #: The forking thread blocks signals: unblock them all.
+    unmask: bool
+    #: A descriptor open on /dev/null (close-on-exec in the parent) that becomes stdin.
+    devnull: int
+    #: Descriptors the child keeps (stdio, its socket, the result pipe, pass_fds), sorted.
+    keep: tuple[int, ...]
+
+
+def _plan(deadline: float, keep: set[int], devnull: int) -> _ChildPlan:
+    main = threading.current_thread() is threading.main_thread()
+    return _ChildPlan(
+        deadline=deadline,
+        parent=os.getpid() if main and _PRCTL is not None else 0,
+        signals=_signals_to_reset(),
+        faulthandler=faulthandler.is_enabled(),
+        unmask=bool(signal.pthread_sigmask(signal.SIG_BLOCK, ())),
+        devnull=devnull,
+        keep=tuple(sorted(keep | {0, 1, 2})),
     )
 
 
-def _child_setup(
-    keep: set[int], deadline: float, parent: int, pdeathsig: bool, signals: tuple[int, ...]
-) -> None:
-    os.setpgid(0, 0)
-    set_handler = _SIGNAL_C.signal
-    for signum in signals:
-        try:  # noqa: SIM105 - no contextlib.suppress object per signal in the child
-            set_handler(signum, _SIG_DFL)
-        except (OSError, ValueError, RuntimeError):
-            pass
-    _SIGNAL_C.pthread_sigmask(signal.SIG_SETMASK, ())
-    if _PRCTL is not None and pdeathsig:
-        _PRCTL(*_PDEATHSIG_ARGS)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(111)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    _close_all_but(keep | {0, 1, 2})
-    signal.setitimer(signal.ITIMER_REAL, deadline)
-
-
-def _close_all_but(keep: set[int]) -> None:
-    """Close every descriptor not in ``keep``.
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    """Close every descriptor not in the sorted ``keep``.
 
     Linux: close_range(2) over the gaps between kept descriptors, a few system calls whatever
-    the descriptor limit.  It is called through libc, not os.closerange(): CPython falls back
-    to close() on every number up to the limit when close_range is missing or denied (old
-    kernels, seccomp), which with a limit of 2**20 (containers) costs a tenth of a second per
+    the descriptor limit: through os.closerange() where that is known to call it (see
+    _close_range_works), else through libc.  Never CPython's fallback of close() on every number
+    up to the limit, which with a limit of 2**20 (containers) costs a tenth of a second per
     fork.  Elsewhere, or if close_range fails: the open descriptors as listed in /dev/fd.
     """
-    if _CLOSE_RANGE is not None and _close_ranges(sorted(keep)):
+    if _OS_CLOSERANGE:
+        start = 0
+        for fd in keep:
+            if start < fd:
+                os.closerange(start, fd)
+            start = fd + 1
+        os.closerange(start, _FD_CEILING)
+        return
+    if _CLOSE_RANGE is not None and _close_ranges(keep):
         return
     try:
         fds = [int(name) for name in os.listdir("/dev/fd")]
@@ -191,13 +226,13 @@ def _close_all_but(keep: set[int]) -> None:
         fds = list(range(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024))
     for fd in fds:
         if fd not in keep:
-            try:  # noqa: SIM105 - as above
+            try:  # noqa: SIM105 - no contextlib.suppress object in the child
                 os.close(fd)
             except OSError:
                 pass
 
 
-def _close_ranges(kept: list[int]) -> bool:
+def _close_ranges(kept: tuple[int, ...]) -> bool:
     """close_range() every gap between the sorted ``kept`` descriptors; False on a failure."""
     start = 0
     for fd in kept:
@@ -207,21 +242,25 @@ def _close_ranges(kept: list[int]) -> bool:
     return bool(_CLOSE_RANGE(start, _ALL_ABOVE, 0) == 0)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _encode_result(value: object) -> bytes:
-    try:
-        return _OK + pickle.dumps(value)
-    except Exception as exc:
-        return _encode_exception(
-            TypeError(
-                f"the peer's return value of type {type(value).__name__} cannot be pickled: {exc}"
-            )
-        )
+def _child_setup(plan: _ChildPlan) -> None:
+    os.setpgid(0, 0)
+    set_handler = _SIGNAL_C.signal
+    for signum in plan.signals:
+        try:  # noqa: SIM105 - no contextlib.suppress object per signal in the child
+            set_handler(signum, _SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    if plan.faulthandler:
+        faulthandler.disable()
+    if plan.unmask:
+        _SIGNAL_C.pthread_sigmask(signal.SIG_SETMASK, ())
+    if plan.parent:
+        _PRCTL(*_PDEATHSIG_ARGS)
+        if os.getppid() != plan.parent:  # the parent died before prctl took effect
+            os._exit(111)
+    os.dup2(plan.devnull, 0)
+    _close_all_but(plan.keep)
+    signal.setitimer(signal.ITIMER_REAL, plan.deadline)
 
 
 def _encode_exception(exc: BaseException) -> bytes:
@@ -236,23 +275,42 @@ def _encode_exception(exc: BaseException) -> bytes:
 
 
 def _run_child(
-    target: Callable[..., object], sock: socket.socket, args: tuple[object, ...], result_w: int
-) -> None:
-    """Body of the forked child; never returns."""
-    code = 70
+    target: Callable[..., object],
+    sock: socket.socket,
+    args: tuple[object, ...],
+    result_w: int,
+    plan: _ChildPlan,
+) -> NoReturn:
+    """Body of the forked child: set up, run the target, flush stdio, send the result, exit.
+
+    The result is written last, so once the parent has all of it the child has nothing left
+    to do but _exit().
+    """
+    code = 71
     try:
+        _child_setup(plan)
+        code = 70
         try:
-            payload = _encode_result(target(sock, *args))
+            value = target(sock, *args)
+            try:
+                payload = _OK + pickle.dumps(value)
+            except Exception as exc:
+                kind = type(value).__name__
+                payload = _encode_exception(
+                    TypeError(f"the peer's return value of type {kind} cannot be pickled: {exc}")
+                )
         except BaseException as exc:
             payload = _encode_exception(exc)
-        _write_all(result_w, _HEADER.pack(len(payload)) + payload)
-        code = 0
-    finally:
         for stream in (sys.stdout, sys.stderr):
             try:  # noqa: SIM105 - no contextlib.suppress objects in the child
                 stream.flush()
             except Exception:
                 pass
+        view = memoryview(_HEADER.pack(len(payload)) + payload)
+        while view:
+            view = view[os.write(result_w, view) :]
+        code = 0
+    finally:
         os._exit(code)
 
 
@@ -270,8 +328,10 @@ def reap_group(pid: int, grace: float = TERM_GRACE) -> int | None:
 
 def kill_group_and_reap(pid: int) -> int | None:
     """SIGKILL what is left of group ``pid`` and reap its leader (blocking)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:  # noqa: SIM105 - runs while the parent's pages are copy-on-write: no extra objects
         os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone, or the child left it by exec'ing a setuid program
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
@@ -316,17 +376,31 @@ def wait_exit(pid: int, timeout: float) -> bool:
 
 
 def _fork() -> int:
-    if sys.version_info >= (3, 12):
-        with warnings.catch_warnings():
-            # Python 3.12+ warns on fork() in a process with threads (pytest-xdist workers,
-            # our own server threads).  The child only runs the target and os._exit()s.
-            warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
-            return os.fork()
-    return os.fork()
+    """os.fork(), without Python 3.12+'s DeprecationWarning about forking with threads
+    (pytest-xdist workers, our own server threads): the child only runs the target and
+    os._exit()s.  The warning filters are put back in the parent only; the child never
+    returns to code that would see them."""
+    if sys.version_info < (3, 12):
+        return os.fork()
+    saved = warnings.catch_warnings()
+    saved.__enter__()
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*fork.*")
+    try:
+        pid = os.fork()
+    except BaseException:
+        saved.__exit__(None, None, None)
+        raise
+    if pid:
+        saved.__exit__(None, None, None)
+    return pid
 
 
 class ForkedPeer:
-    """The parent's handle on a forked peer: ``sock``, ``pid`` and :meth:`join`."""
+    """The parent's handle on a forked peer: ``sock``, ``pid`` and :meth:`join`.
+
+    A context manager: leaving it kills the child's process group if it is still running,
+    reaps the child and closes ``sock``.
+    """
 
     def __init__(
         self,
@@ -344,42 +418,46 @@ class ForkedPeer:
         if self.deadline <= 0:
             raise ValueError(f"a peer deadline must be positive, got {self.deadline}")
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket_type(kind))
-        result_r = result_w = -1
+        result_r = result_w = devnull = -1
         try:
             result_r, result_w = os.pipe()
+            devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             keep = {child_sock.fileno(), result_w, *pass_fds}
             keep |= {a.fileno() for a in args if isinstance(a, socket.socket)}
+            plan = _plan(self.deadline, keep, devnull)
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
-            parent = os.getpid()
-            pdeathsig = threading.current_thread() is threading.main_thread()
-            signals = _signals_to_reset()
             pid = _fork()
         except BaseException:  # e.g. EMFILE, or fork(): EAGAIN: leave nothing open
             parent_sock.close()
             child_sock.close()
-            for fd in (result_r, result_w):
+            for fd in (result_r, result_w, devnull):
                 if fd >= 0:
                     os.close(fd)
             raise
         if pid == 0:  # pragma: no cover - runs in the child
-            try:
-                parent_sock.close()
-                os.close(result_r)
-                _child_setup(keep, self.deadline, parent, pdeathsig, signals)
-            except BaseException:
-                os._exit(71)
-            _run_child(target, child_sock, args, result_w)
-        child_sock.close()
+            _run_child(target, child_sock, args, result_w, plan)
+        # From here until the child ends, every page the parent writes is copied (copy on
+        # write), so this path stays short: C calls, no context managers.
+        os.close(child_sock.detach())
         os.close(result_w)
-        with contextlib.suppress(PermissionError, ProcessLookupError):
+        os.close(devnull)
+        try:  # noqa: SIM105 - as the comment above says
             os.setpgid(pid, pid)  # also set here, so killpg works before the child runs
+        except (PermissionError, ProcessLookupError):
+            pass  # it has exec'd or already ended: its own setpgid() counts
         self.pid = pid
         self.sock = parent_sock
         self._result_r = result_r
         self._status: int | None = None
         self._outcome: tuple[str, object] | None = None
+
+    def __enter__(self) -> ForkedPeer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def exited(self) -> bool:
@@ -390,7 +468,7 @@ class ForkedPeer:
 
         Raises :class:`PeerError` (the target raised), :class:`PeerDied` (a signal or an exit
         status ended it) or :class:`PeerTimeout` (not done within ``timeout`` s; its process
-        group is then killed and reaped).
+        group is then killed and reaped).  When join() returns, the child has been reaped.
         """
         if self._outcome is None:
             if self._result_r < 0:  # close() came first: it killed and reaped the peer
@@ -403,13 +481,13 @@ class ForkedPeer:
         raise value
 
     def _collect(self, timeout: float) -> tuple[str, object]:
-        deadline = Deadline(timeout, f"peer pid {self.pid} finishing")
         # The result is length-prefixed, so it is complete without waiting for EOF: a
         # grandchild the target forked holds a copy of the pipe's write end and may outlive it.
-        received = bytearray()
-        size: int | None = None
-        while size is None or len(received) < _HEADER.size + size:
-            if not select.select([self._result_r], [], [], deadline.remaining())[0]:
+        end = time.monotonic() + timeout
+        received = b""
+        size = -1
+        while size < 0 or len(received) < _HEADER.size + size:
+            if not select.select([self._result_r], [], [], max(0.0, end - time.monotonic()))[0]:
                 reap_group(self.pid)
                 self._status = -1
                 self._close_result()
@@ -421,10 +499,17 @@ class ForkedPeer:
             if not chunk:
                 break  # the child ended without (all of) a result
             received += chunk
-            if size is None and len(received) >= _HEADER.size:
+            if size < 0 and len(received) >= _HEADER.size:
                 (size,) = _HEADER.unpack_from(received)
         self._close_result()
-        if not wait_exit(self.pid, max(deadline.remaining(), 1.0)):
+        if size >= 0 and len(received) >= _HEADER.size + size:
+            # The whole result is here, and the child writes it last: nothing it has still to
+            # do can be lost, so its group (grandchildren included) is ended at once.
+            status = kill_group_and_reap(self.pid)
+            self._status = status if status is not None else -1
+            return self._decode(received[_HEADER.size :])
+        remaining = max(end - time.monotonic(), 1.0)
+        if not wait_exit(self.pid, remaining):
             status = reap_group(self.pid)
             self._status = status if status is not None else -1
             note = "; it closed its result pipe but did not exit, so it was killed"
@@ -432,13 +517,12 @@ class ForkedPeer:
         status = kill_group_and_reap(self.pid)  # also ends grandchildren left in its group
         self._status = status if status is not None else -1
         assert status is not None
-        complete = size is not None and len(received) >= _HEADER.size + size
-        payload = bytes(received[_HEADER.size :]) if complete else b""
-        if not payload:
-            note = ""
-            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
-                note = f" (its own deadline of {self.deadline:g} s expired)"
-            return "err", PeerDied(self.pid, status, note)
+        note = ""
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGALRM:
+            note = f" (its own deadline of {self.deadline:g} s expired)"
+        return "err", PeerDied(self.pid, status, note)
+
+    def _decode(self, payload: bytes) -> tuple[str, object]:
         if payload[:1] == _OK:
             return "ok", pickle.loads(payload[1:])
         exc_type, text, blob = pickle.loads(payload[1:])
@@ -459,17 +543,13 @@ class ForkedPeer:
         self.sock.close()
 
 
-@contextlib.contextmanager
 def forked_peer(
     target: Callable[..., object],
     *args: object,
     kind: str = "stream",
     pass_fds: Iterable[int] = (),
     deadline: float | None = None,
-) -> Iterator[ForkedPeer]:
-    """Fork a peer running ``target(sock, *args)``; kill and reap its group on exit."""
-    peer = ForkedPeer(target, args, kind=kind, pass_fds=pass_fds, deadline=deadline)
-    try:
-        yield peer
-    finally:
-        peer.close()
+) -> ForkedPeer:
+    """Fork a peer running ``target(sock, *args)``; use it as a context manager, whose exit
+    kills and reaps the peer's process group (``with forked_peer(target) as peer: ...``)."""
+    return ForkedPeer(target, args, kind=kind, pass_fds=pass_fds, deadline=deadline)

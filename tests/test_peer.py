@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import faulthandler
 import os
 import select
 import signal
@@ -221,20 +222,34 @@ def test_exit_reaps_a_peer_that_already_ended() -> None:
 # -- what the child gets --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("closing", ["close_range", "listing /dev/fd", "close_range failing"])
-def test_child_environment(
-    pipe: tuple[int, int], closing: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Own process group, default dispositions, empty signal mask, stdin /dev/null, and no
-    descriptors but its socket, stdio, a private result pipe and pass_fds.  Each way of
-    closing the rest is tried: close_range(2) over the gaps (Linux), the listing of /dev/fd
-    (elsewhere), and the listing after close_range failed (ENOSYS, seccomp's EPERM)."""
+CLOSINGS = ["os.closerange", "libc close_range", "listing /dev/fd", "close_range failing"]
+
+
+def use_closing(closing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the child close its descriptors the way ``closing`` names."""
+    if closing == "os.closerange":
+        if not peer_module._OS_CLOSERANGE:
+            pytest.skip("os.closerange does not make a close_range(2) call here")
+        return
+    monkeypatch.setattr(peer_module, "_OS_CLOSERANGE", False)
     if closing == "listing /dev/fd":
         monkeypatch.setattr(peer_module, "_CLOSE_RANGE", None)
     elif peer_module._CLOSE_RANGE is None:
         pytest.skip("no close_range in this libc")
     elif closing == "close_range failing":
         monkeypatch.setattr(peer_module, "_CLOSE_RANGE", lambda first, last, flags: -1)
+
+
+@pytest.mark.parametrize("closing", CLOSINGS)
+def test_child_environment(
+    pipe: tuple[int, int], closing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Own process group, default dispositions, empty signal mask, stdin /dev/null, and no
+    descriptors but its socket, stdio, a private result pipe and pass_fds.  Each way of
+    closing the rest is tried: os.closerange() where it is one close_range(2) call, libc's
+    close_range over the gaps, the listing of /dev/fd (not Linux), and the listing after
+    close_range failed (ENOSYS, seccomp's EPERM)."""
+    use_closing(closing, monkeypatch)
     unrelated_r, passed_w = pipe
 
     def inspect(sock: socket.socket) -> dict[str, object]:
@@ -284,6 +299,51 @@ def test_socket_arguments_stay_open_in_the_child() -> None:
         with forked_peer(lambda sock, other: other.send(b"via arg"), extra_b) as peer:
             assert peer.join(timeout=10) == 7
         assert extra_a.recv(16) == b"via arg"
+
+
+@pytest.mark.parametrize(
+    ("have_close_range", "probe", "expected"),
+    [(1, 0, True), (1, -1, False), (0, 0, False), (None, 0, False)],
+    ids=["built with it, probe ok", "probe fails", "built without it", "not in the build info"],
+)
+def test_os_closerange_used_only_when_it_is_one_system_call(
+    monkeypatch: pytest.MonkeyPatch, have_close_range: int | None, probe: int, expected: bool
+) -> None:
+    """CPython's os.closerange() falls back to close() on every number when the kernel lacks
+    close_range(2), and closes nothing when seccomp denies it: it is used only when the build
+    has close_range and the system call answers."""
+    monkeypatch.setattr(
+        peer_module.sysconfig,
+        "get_config_var",
+        lambda name: have_close_range if name == "HAVE_CLOSE_RANGE" else None,
+    )
+    monkeypatch.setattr(peer_module, "_CLOSE_RANGE", lambda first, last, flags: probe)
+    assert peer_module._close_range_works() is expected
+
+
+def c_signal_handler(signum: int) -> int:
+    """The handler address the kernel has for ``signum`` (0 is SIG_DFL), as sigaction(2) reports
+    it: faulthandler's C handlers are not in Python's own table.  sa_handler is the first field
+    of struct sigaction on Linux and the BSDs."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    action = ctypes.create_string_buffer(512)
+    if libc.sigaction(signum, None, action) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction")
+    return ctypes.c_void_p.from_buffer(action).value or 0
+
+
+def test_faulthandler_is_off_in_the_child() -> None:
+    """pytest enables faulthandler, whose SIGSEGV (and SIGABRT, ...) handlers are C handlers
+    Python's signal table does not show: the child gets SIG_DFL for them, like any C program."""
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable()
+    try:
+        assert c_signal_handler(signal.SIGSEGV) != 0  # the parent: faulthandler's handler
+        with forked_peer(lambda sock: c_signal_handler(signal.SIGSEGV)) as peer:
+            assert peer.join(timeout=10) == 0
+    finally:
+        if not was_enabled:
+            faulthandler.disable()
 
 
 @pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux only")
