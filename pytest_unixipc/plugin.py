@@ -38,12 +38,13 @@ from pytest_unixipc.pipes import pipe_pair as _pipe_pair
 from pytest_unixipc.report.model import PROPERTY_KEY, Report
 from pytest_unixipc.report.record import PropertyRecorder
 from pytest_unixipc.report.writers import REPORT_SUFFIXES, render_text, write_report
-from pytest_unixipc.server import Handler, StreamServer
+from pytest_unixipc.server import Handler, StreamServer, handler_error
 from pytest_unixipc.sockets import bound_dgram_socket, socketpair
 
 _REPORT_KEY = pytest.StashKey[Report]()
 _SNAPSHOT_KEY = pytest.StashKey[Snapshot]()
 _IPC_DIR_KEY = pytest.StashKey[Path]()
+_SERVERS_KEY = pytest.StashKey[list[StreamServer]]()
 _LEAK_MARKER = "unixipc_leak_check"
 _PROPERTY_MARKER = "ipc_property"
 #: Fraction of the test's pytest-timeout given to a forked peer as its own deadline.
@@ -336,19 +337,49 @@ class StreamServerFactory(Protocol):
     ) -> StreamServer: ...
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Report server handler failures with the test that was running when they happened.
+
+    A handler that raised while the test body ran fails a test that passed, with the handler's
+    traceback; a test that failed on its own gets the traceback added to its report (often
+    the cause).  Failures after the body ended surface at teardown, when the server stops.
+    """
+    report = yield
+    if call.when == "call":
+        errors = _take_handler_errors(item)
+        if errors and report.passed:
+            report.outcome = "failed"
+            error = handler_error(errors)
+            report.longrepr = f"{type(error).__name__}: {error}"
+        elif errors:
+            report.sections.append(("Captured unixipc server handler call", "\n".join(errors)))
+    return report
+
+
+def _take_handler_errors(item: pytest.Item) -> list[str]:
+    return [error for server in item.stash.get(_SERVERS_KEY, ()) for error in server.take_errors()]
+
+
 @pytest.fixture
-def stream_server_factory(ipc_tmp_path: Path) -> Iterator[StreamServerFactory]:
+def stream_server_factory(
+    request: pytest.FixtureRequest, ipc_tmp_path: Path
+) -> Iterator[StreamServerFactory]:
     """Start listening servers: ``stream_server_factory(handler=None, *, kind="stream",
     backlog=16, accept=True)``.
 
     Each server listens on a fresh path and serves every connection with ``handler(conn)`` in
     a thread of its own (echo by default) until teardown.  ``accept=False`` listens without
     ever accepting, for backlog tests.  The server has ``.path``, ``.connect(nonblocking=False)``
-    and ``.served``.  At teardown servers stop, their files are removed, and an exception
-    raised by a handler fails the test with the handler's traceback.
+    and ``.served``.  An exception raised by a handler fails the test with the handler's
+    traceback (at teardown if it came after the test body).  At teardown servers stop and
+    their files are removed.
     """
     from pytest_unixipc.server import stream_server
 
+    servers = request.node.stash.setdefault(_SERVERS_KEY, [])
     with contextlib.ExitStack() as stack:
 
         def make(
@@ -358,9 +389,11 @@ def stream_server_factory(ipc_tmp_path: Path) -> Iterator[StreamServerFactory]:
             backlog: int = 16,
             accept: bool = True,
         ) -> StreamServer:
-            return stack.enter_context(
+            server = stack.enter_context(
                 stream_server(ipc_tmp_path, handler, kind=kind, backlog=backlog, accept=accept)
             )
+            servers.append(server)
+            return server
 
         yield make
 

@@ -4,7 +4,8 @@ The server is ready when :func:`stream_server` yields: listen() has returned, so
 succeeds (servers in other processes are awaited with
 :func:`~pytest_unixipc.readiness.wait_listening` instead).  Each connection is served by
 ``handler(conn)`` in its own thread (an echo by default).  An exception in a handler is kept and
-re-raised, with its traceback, when the server is stopped.
+re-raised, with its traceback, when the server is stopped; the plugin's fixture reports the
+ones raised while the test body ran with that test (see ``pytest_runtest_makereport``).
 """
 
 from __future__ import annotations
@@ -232,15 +233,26 @@ class StreamServer:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
 
+    def take_errors(self) -> list[str]:
+        """The tracebacks of handler failures recorded so far, which :meth:`check` will then no
+        longer raise (the plugin reports them with the test that was running)."""
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
     def check(self) -> None:
         """Raise :class:`HandlerError` with the handler's traceback if any handler raised."""
         with self._lock:
             errors = list(self._errors)
         if errors:
-            raise HandlerError(
-                f"the server's connection handler failed ({len(errors)} time(s)); first:\n"
-                + errors[0]
-            )
+            raise handler_error(errors)
+
+
+def handler_error(errors: list[str]) -> HandlerError:
+    """The :class:`HandlerError` for these handler tracebacks (at least one)."""
+    return HandlerError(
+        f"the server's connection handler failed ({len(errors)} time(s)); first:\n" + errors[0]
+    )
 
 
 @contextlib.contextmanager

@@ -125,17 +125,32 @@ def test_handler_exception_fails_the_owning_test(
 ) -> None:
     add_suite(pytester, "handler_error_suite")
     run = run_inner(pytester, sock_root=ipc_tmp_path)
-    # The handler's exception surfaces when the server stops, i.e. at the owning test's
-    # teardown: pytest reports that as an error of that test.
-    run.assert_outcomes(passed=2, errors=1)
+    # Raised while the test body ran: the test fails with the handler's traceback.  The test
+    # failed on its own as well: its report carries the handler's traceback too.  Raised once
+    # the body had ended (here: when teardown shut the connection down): an error at teardown.
+    run.assert_outcomes(passed=2, failed=2, errors=1)
     run.result.stdout.fnmatch_lines(
         [
-            "*ERROR at teardown of test_handler_raises*",
+            "*ERROR at teardown of test_handler_raises_after_the_test*",
+            "*HandlerError: the server's connection handler failed (1 time(s)); first:",
+            "*RuntimeError: boom after the test 9012",
+            "*_ test_handler_raises _*",
             "*HandlerError: the server's connection handler failed (1 time(s)); first:",
             "*Traceback (most recent call last):",
             "*in exploding_handler",
             "*RuntimeError: boom in the handler 5678",
-            "*ERROR test_handler_error_suite.py::test_handler_raises*",
+            "*_ test_handler_raises_and_the_test_fails_too _*",
+            "*AssertionError*",
+            "*Captured unixipc server handler call*",
+            "*RuntimeError: boom in the handler 5678",
+        ]
+    )
+    assert "def pytest_runtest_makereport" not in run.result.stdout.str()  # no plugin code
+    run.result.stdout.fnmatch_lines(
+        [
+            "FAILED test_handler_error_suite.py::test_handler_raises - HandlerError: the*",
+            "FAILED test_handler_error_suite.py::test_handler_raises_and_the_test_fails_too*",
+            "ERROR test_handler_error_suite.py::test_handler_raises_after_the_test - *",
         ]
     )
     assert_all_gone(run)

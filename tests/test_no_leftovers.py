@@ -31,9 +31,9 @@ def test_whole_run_under_xdist_leaves_nothing(
         sock_root=ipc_tmp_path,
         extra_env={"UNIXIPC_HANG_TIMEOUT": "0.25"},
     )
-    # fixture_suite: 13 tests x (pass, fail, hang) + 6 plain; handler suite: 2 passed + its
-    # teardown error; xdist suite: 7 passed.
-    run.assert_outcomes(passed=13 + 6 + 2 + 7, failed=2 * 13, errors=1)
+    # fixture_suite: 13 tests x (pass, fail, hang) + 6 plain; handler suite: 2 passed, 2
+    # failed and a teardown error; xdist suite: 7 passed.
+    run.assert_outcomes(passed=13 + 6 + 2 + 7, failed=2 * 13 + 2, errors=1)
     timeouts = [line for line in run.output.splitlines() if "Timeout (>0.25s)" in line]
     assert len([line for line in timeouts if line.startswith("FAILED")]) == 13
     for entry in run.noted("ipc_tmp_path"):  # made by an xdist worker, named after it
