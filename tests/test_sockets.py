@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +33,7 @@ TYPES = {
     "dgram": socket.SOCK_DGRAM,
     "seqpacket": socket.SOCK_SEQPACKET,
 }
+LINUX = sys.platform.startswith("linux")
 UNKNOWN = "unknown socket kind 'raw': expected one of stream, dgram, seqpacket"
 
 
@@ -185,6 +188,34 @@ def test_wait_listening_refused(unix_socket_path: str) -> None:
     assert raised.value.state == "refused"
     assert "nothing listens on it (connect: ECONNREFUSED)" in str(raised.value)
     os.unlink(unix_socket_path)
+
+
+def test_wait_listening_full_accept_queue(unix_socket_path: str) -> None:
+    """A listener that takes no more connections (its accept queue is full) is not ready:
+    connect() would block, and when time runs out the state is "timed out".  Once it accepts,
+    it is ready.  (The BSDs refuse a connection to a full queue instead: "refused".)"""
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(socket.socket(socket.AF_UNIX))
+        server.bind(unix_socket_path)
+        server.listen(0)
+        for _ in range(64):  # Linux queues backlog + 1 connections
+            client = stack.enter_context(socket.socket(socket.AF_UNIX))
+            client.setblocking(False)
+            try:
+                client.connect(unix_socket_path)
+            except (BlockingIOError, ConnectionRefusedError):
+                break
+        else:
+            pytest.fail("64 connections queued on a listen(0) socket: the queue never filled")
+        with pytest.raises(NotListening) as raised:
+            wait_listening(unix_socket_path, timeout=0.05)
+        full_state = "timed out" if LINUX else "refused"
+        assert raised.value.state == full_state
+        if LINUX:
+            assert "accept queue stayed full" in str(raised.value)
+        conn, _ = server.accept()
+        conn.close()
+        wait_listening(unix_socket_path, timeout=5.0)
 
 
 def test_wait_listening_wrong_kind(unix_socket_path: str) -> None:
