@@ -8,6 +8,7 @@ clients one after another, forever (unix(7), listen(2), accept(2)).
 from __future__ import annotations
 
 import random
+import socket
 
 import pytest
 
@@ -74,27 +75,40 @@ def test_sequential_clients(student_program: StudentProgram) -> None:
 
 @pytest.mark.ipc_property("echo-server.client-abort", ref=REF)
 def test_client_abort(student_program: StudentProgram) -> None:
-    """A client that sends and closes without reading does not kill the server (SIGPIPE)."""
+    """A client that stops reading and closes while the server still has data to echo does not
+    kill the server (SIGPIPE).
+
+    The order is fixed so the server's write always comes after the client stopped reading:
+    a first message is echoed whole (the server is back in read()), the client shuts its
+    reading side (unix(7): the server's end can no longer send), then sends more and closes.
+    The server reads that and writes to a peer that no longer reads: EPIPE, and SIGPIPE unless
+    it ignores it.  (Had the client closed while the server was blocked in write(), Linux would
+    fail that write with ECONNRESET and no signal: the bug would show only sometimes.)
+    """
     sock = student_program.connect("stream")
-    sock.setblocking(False)
-    payload = b"x" * 65536
-    sent = 0
-    for _ in range(8):
-        try:
-            sent += sock.send(payload)
-        except OSError:  # full (EAGAIN), or the server already closed (EPIPE)
-            break
-    sock.close()
+    first = b"a first message, echoed whole\n"
+    ex = exchange(sock, first, student_program.remaining())
+    if not ex.ok:
+        sock.close()
+        student_program.fail_exchange("the first message of the client was not echoed", ex)
+    sock.shutdown(socket.SHUT_RD)
+    sock.setblocking(True)
+    try:
+        sock.sendall(b"echo this to a client that no longer reads\n")
+    except OSError:
+        pass  # EPIPE: the server already closed this connection, so it writes nothing more
+    finally:
+        sock.close()
     if student_program.proc.wait(0.3) is not None:
         student_program.fail(
-            f"after a client sent {sent} bytes and closed without reading the echo, the server "
-            "ended"
+            "after a client stopped reading and closed, the server's echo to it ended the "
+            "server (ignore SIGPIPE and handle EPIPE from write())"
         )
     echo_once(
         student_program,
         b"are you still there?\n",
-        "after a client sent data and closed without reading the echo, the next client was not "
-        "served",
+        "after a client stopped reading and closed, the next client was not served (ignore "
+        "SIGPIPE and handle EPIPE from write())",
     )
 
 
