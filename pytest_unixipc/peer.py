@@ -258,7 +258,7 @@ def _child_setup(plan: _ChildPlan) -> None:
         _PRCTL(*_PDEATHSIG_ARGS)
         if os.getppid() != plan.parent:  # the parent died before prctl took effect
             os._exit(111)
-    os.dup2(plan.devnull, 0)
+    os.dup2(plan.devnull, 0)  # never 0 itself: the socketpair, made first, took a free 0
     _close_all_but(plan.keep)
     signal.setitimer(signal.ITIMER_REAL, plan.deadline)
 

@@ -346,6 +346,32 @@ def test_faulthandler_is_off_in_the_child() -> None:
             faulthandler.disable()
 
 
+def test_child_stdin_when_the_parent_has_none() -> None:
+    """A parent without a descriptor 0: the socketpair takes 0, and the child still gets its
+    own end of it working and /dev/null as an inheritable stdin."""
+    code = textwrap.dedent(
+        """
+        import os
+        from pytest_unixipc import forked_peer
+        os.close(0)
+        def stdin(sock):
+            sock.sendall(sock.recv(4) * 2)
+            null, zero = os.stat(os.devnull), os.fstat(0)
+            return (zero.st_dev, zero.st_ino) == (null.st_dev, null.st_ino), os.get_inheritable(0)
+        with forked_peer(stdin) as peer:
+            assert peer.sock.fileno() == 0
+            peer.sock.sendall(b"ping")
+            assert peer.sock.recv(8) == b"pingping"
+            print(peer.join(timeout=10))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(True, True)"
+
+
 @pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux only")
 def test_child_has_parent_death_signal() -> None:
     with forked_peer(pdeathsig_of_child) as peer:
