@@ -234,8 +234,9 @@ def test_wait_listening_path_too_long(ipc_tmp_path: Path) -> None:
 
 def test_not_listening_timed_out_message() -> None:
     error = NotListening("/p", 1.5, "timed out")
-    assert (
-        str(error) == "no server listening at '/p' within 1.5 s: connect() itself did not complete"
+    assert str(error) == (
+        "no server listening at '/p' within 1.5 s: a listener exists but its accept queue "
+        "stayed full, so connect() did not complete (EAGAIN)"
     )
 
 
