@@ -129,30 +129,35 @@ def test_handler_exception_fails_the_owning_test(
     # failed on its own as well: its report carries the handler's traceback too.  Raised once
     # the body had ended (here: when teardown shut the connection down): an error at teardown.
     run.assert_outcomes(passed=2, failed=2, errors=1)
-    run.result.stdout.fnmatch_lines(
+    # One block per test: the inner run's order is pytest's (or pytest-randomly's) business.
+    for block in (
         [
             "*ERROR at teardown of test_handler_raises_after_the_test*",
             "*HandlerError: the server's connection handler failed (1 time(s)); first:",
             "*RuntimeError: boom after the test 9012",
+        ],
+        [
             "*_ test_handler_raises _*",
             "*HandlerError: the server's connection handler failed (1 time(s)); first:",
             "*Traceback (most recent call last):",
             "*in exploding_handler",
             "*RuntimeError: boom in the handler 5678",
+        ],
+        [
             "*_ test_handler_raises_and_the_test_fails_too _*",
             "*AssertionError*",
             "*Captured unixipc server handler call*",
             "*RuntimeError: boom in the handler 5678",
-        ]
-    )
+        ],
+    ):
+        run.result.stdout.fnmatch_lines(block)
     assert "def pytest_runtest_makereport" not in run.result.stdout.str()  # no plugin code
-    run.result.stdout.fnmatch_lines(
-        [
-            "FAILED test_handler_error_suite.py::test_handler_raises - HandlerError: the*",
-            "FAILED test_handler_error_suite.py::test_handler_raises_and_the_test_fails_too*",
-            "ERROR test_handler_error_suite.py::test_handler_raises_after_the_test - *",
-        ]
-    )
+    for line in (
+        "FAILED test_handler_error_suite.py::test_handler_raises - HandlerError: the*",
+        "FAILED test_handler_error_suite.py::test_handler_raises_and_the_test_fails_too*",
+        "ERROR test_handler_error_suite.py::test_handler_raises_after_the_test - *",
+    ):
+        run.result.stdout.fnmatch_lines([line])
     assert_all_gone(run)
 
 

@@ -333,9 +333,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     gconf = config.stash[_CONFIG_KEY]
     if not gconf.command:
         return  # not a grading run: leave other suites' reports (and JUnit XML) alone
-    for index, item in enumerate(items):
+    for index, item in enumerate(sorted(items, key=_definition_order(config))):
         item._unixipc_order = index  # type: ignore[attr-defined]
+    for item in items:
         item.user_properties.append((_PROP, json.dumps(_meta(item, gconf))))
+
+
+def _definition_order(config: pytest.Config) -> Callable[[pytest.Item], tuple[Any, ...]]:
+    """A sort key giving the rubric's order: the files in command-line order, each test where
+    it is defined, parameters in their order.  Results are listed that way whatever order the
+    tests ran in (pytest-randomly shuffles collection, pytest-xdist spreads it)."""
+    roots = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+
+    def key(item: pytest.Item) -> tuple[Any, ...]:
+        path = Path(item.path).resolve()
+        rank = next(
+            (i for i, root in enumerate(roots) if path == root or root in path.parents),
+            len(roots),
+        )
+        indices = getattr(getattr(item, "callspec", None), "indices", {})
+        return rank, str(path), item.location[1] or 0, tuple(sorted(indices.items()))
+
+    return key
 
 
 @pytest.hookimpl(wrapper=True)

@@ -190,6 +190,8 @@ class Report:
                 message=pending.message or record.get("note", ""),
             )
         )
+        # By node id, not by when they ran: the same report for serial, -n 2 and shuffled runs.
+        result.tests.sort(key=lambda test: test.nodeid)
         for limit in record.get("limits", []):
             self.limits[limit["name"]] = LimitRecord(
                 limit["name"], limit["value"], limit.get("unit", ""), prop_id

@@ -219,6 +219,36 @@ def test_parallel_with_junit(echo_ok: str, tmp_path: Path) -> None:
     assert "testcase" in junit.read_text()
 
 
+REVERSING_PLUGIN = """
+import pytest
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(items):
+    items.reverse()  # like pytest-randomly: reorders before every other plugin looks
+    return (yield)
+"""
+
+
+def test_results_keep_the_rubric_order_whatever_the_run_order(echo_ok: str, tmp_path: Path) -> None:
+    """A plugin that reorders the run (pytest-randomly) does not reorder the results."""
+    (tmp_path / "reverse_run_order.py").write_text(REVERSING_PLUGIN)
+    results = tmp_path / "results.json"
+    proc = run_cli(
+        "echo-server",
+        "--json",
+        str(results),
+        "--pytest-arg=-p",
+        "--pytest-arg=reverse_run_order",
+        "--",
+        echo_ok,
+        "{socket}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(results.read_text())
+    assert [t["name"].split(":")[0] for t in doc["tests"]] == ECHO_IDS
+
+
 def test_custom_output_format(student_programs: dict[str, Path], tmp_path: Path) -> None:
     client = str(student_programs["echo_client_ok"])
     results = tmp_path / "results.json"

@@ -27,13 +27,15 @@ def test_handler_raises_and_the_test_fails_too(stream_server_factory):
 
 
 def handler_failing_at_shutdown(conn: socket.socket) -> None:
+    conn.sendall(b"serving")
     conn.recv(16)  # returns b"" only when the server shuts the connection down at teardown
     raise RuntimeError("boom after the test 9012")
 
 
 def test_handler_raises_after_the_test(stream_server_factory):
     server = stream_server_factory(handler_failing_at_shutdown)
-    server.connect()
+    client = server.connect()
+    assert client.recv(7) == b"serving"  # the handler runs: teardown cannot miss it
 
 
 def test_after_the_failing_handler(unix_stream_server):
