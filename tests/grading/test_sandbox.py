@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,13 @@ def sh(script: str) -> list[str]:
     return ["/bin/sh", "-c", script]
 
 
+@pytest.fixture
+def tag() -> str:
+    """A sandbox tag of this test alone: find_marked_processes() matches by prefix, and other
+    test sessions (tox -p, xdist) may be grading at the same time."""
+    return f"t{secrets.token_hex(4)}"
+
+
 def test_limits_are_set(workdir: Path) -> None:
     limits = dataclasses.replace(LIMITS, open_files=33, cpu_seconds=7)
     with run_program(sh("ulimit -n; ulimit -t; ulimit -c"), workdir, limits) as proc:
@@ -38,11 +46,11 @@ def test_limits_are_set(workdir: Path) -> None:
         assert proc.stdout.split() == [b"33", b"7", b"0"]
 
 
-def test_environment_is_small_and_marked(workdir: Path) -> None:
-    with run_program(["/usr/bin/env"], workdir, LIMITS, sandbox_tag="envtest") as proc:
+def test_environment_is_small_and_marked(workdir: Path, tag: str) -> None:
+    with run_program(["/usr/bin/env"], workdir, LIMITS, sandbox_tag=tag) as proc:
         assert proc.wait(5) == 0
         env = dict(line.split("=", 1) for line in proc.stdout.decode().splitlines())
-    assert env[MARKER_ENV].startswith("envtest.")
+    assert env[MARKER_ENV].startswith(f"{tag}.")
     assert env["HOME"] == str(workdir)
     assert "PYTEST_CURRENT_TEST" not in env
 
@@ -78,29 +86,29 @@ def test_output_is_capped(workdir: Path) -> None:
         assert len(proc.stderr_tail) == limits.stderr_lines
 
 
-def test_daemons_and_children_are_killed(workdir: Path) -> None:
+def test_daemons_and_children_are_killed(workdir: Path, tag: str) -> None:
     """A setsid daemon that ignores SIGTERM, and plain children, are all killed and reaped."""
     script = (
         "(setsid sh -c 'trap \"\" TERM; exec sleep 1000' &); "
         "sleep 1000 & sleep 1000 & trap '' TERM; echo ready; wait"
     )
-    with run_program(sh(script), workdir, LIMITS, sandbox_tag="daemontest") as proc:
+    with run_program(sh(script), workdir, LIMITS, sandbox_tag=tag) as proc:
         assert proc.wait_for_lines(1, 5)
         assert len(proc.processes()) >= 3
     assert proc.survivors == []
-    assert find_marked_processes("daemontest") == []
+    assert find_marked_processes(tag) == []
 
 
-def test_fork_bomb_is_contained(workdir: Path) -> None:
+def test_fork_bomb_is_contained(workdir: Path, tag: str) -> None:
     limits = dataclasses.replace(LIMITS, processes=20)
     script = "i=0; while [ $i -lt 100 ]; do sleep 1000 & i=$((i+1)); done; echo done; wait"
-    with run_program(sh(script), workdir, limits, sandbox_tag="bombtest") as proc:
+    with run_program(sh(script), workdir, limits, sandbox_tag=tag) as proc:
         # The shell may retry failed forks for a while: look after at most 3 s.
         proc.wait_for_lines(1, 3)
         if proc.cgroups or os.geteuid() != 0:
             # pids.max (cgroup) or RLIMIT_NPROC (non-root) stopped the forks.
             assert len(proc.processes()) <= 20 + 1
-    assert find_marked_processes("bombtest") == []
+    assert find_marked_processes(tag) == []
 
 
 def test_wait_is_bounded(workdir: Path) -> None:
@@ -116,14 +124,12 @@ def test_runs_as_another_user(workdir: Path) -> None:
         assert proc.stdout.strip() == b"65534"
 
 
-def test_watchdog_kills_at_the_wall_clock_limit(workdir: Path) -> None:
+def test_watchdog_kills_at_the_wall_clock_limit(workdir: Path, tag: str) -> None:
     limits = dataclasses.replace(LIMITS, wall_seconds=0.5)
-    with run_program(
-        sh("trap '' TERM; sleep 30 & wait"), workdir, limits, sandbox_tag="wd"
-    ) as proc:
+    with run_program(sh("trap '' TERM; sleep 30 & wait"), workdir, limits, sandbox_tag=tag) as proc:
         # Wait on the program (bounded): the watchdog ends it after 0.5 s + its slack.
         code = proc.wait(10)
         assert code is not None
         assert proc.wall_killed
         assert "wall-clock limit" in proc.status()
-    assert find_marked_processes("wd") == []
+    assert find_marked_processes(tag) == []
