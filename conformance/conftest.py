@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 # sys.path, in the checkout and inside the installed package alike.
 from hypothesis_profiles import load_default_profile  # "unixipc-fast" unless chosen otherwise
 
+from pytest_unixipc.creds import FdSet, SocketSet
 from pytest_unixipc.report.record import PropertyRecorder
 
 
@@ -31,3 +33,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _record_property(ipc_record: PropertyRecorder) -> PropertyRecorder:
     """Every conformance test records its property (and so carries its ID in its node id)."""
     return ipc_record
+
+
+@pytest.fixture
+def fds() -> Iterator[FdSet]:
+    """Descriptors owned by the test (pipes, files, received ones), closed at teardown."""
+    with FdSet() as owned:
+        yield owned
+
+
+@pytest.fixture
+def socks(ipc_tmp_path: Path) -> Iterator[SocketSet]:
+    """Sockets made by the test; closed, and their socket files unlinked, at teardown (before
+    the leak guard looks into ``ipc_tmp_path``)."""
+    with SocketSet() as made:
+        yield made

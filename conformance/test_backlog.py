@@ -13,8 +13,6 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -33,13 +31,6 @@ SLACK = 64
 CONNECT_TIMEOUT = 0.05
 #: Seconds any other single wait may take before the test fails.
 WAIT = 5.0
-
-
-@pytest.fixture
-def socks(ipc_tmp_path: Path) -> Iterator[SocketSet]:
-    """Sockets made by the test; closed, and their socket files unlinked, at teardown."""
-    with SocketSet() as made:
-        yield made
 
 
 def fill_queue(server: StreamServer) -> tuple[int, str]:

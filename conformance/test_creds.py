@@ -14,7 +14,6 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,20 +40,6 @@ IS_LINUX = platform.system() == "Linux"
 IS_ROOT = os.geteuid() == 0
 WAIT = 5.0
 CONNECTION_KINDS = ("stream", "seqpacket")
-
-
-@pytest.fixture
-def fds() -> Iterator[FdSet]:
-    """Descriptors owned by the test, closed at teardown."""
-    with FdSet() as owned:
-        yield owned
-
-
-@pytest.fixture
-def socks(ipc_tmp_path: Path) -> Iterator[SocketSet]:
-    """Sockets made by the test; closed, and their socket files unlinked, at teardown."""
-    with SocketSet() as made:
-        yield made
 
 
 def me() -> Ucred:

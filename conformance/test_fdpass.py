@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,20 +37,6 @@ from pytest_unixipc.creds import (
 WAIT = 5.0
 #: Upper bound when searching for the largest number of descriptors in one message.
 MAX_FDS_SEARCH = 4096
-
-
-@pytest.fixture
-def fds() -> Iterator[FdSet]:
-    """Descriptors owned by the test (pipes, files, received ones), closed at teardown."""
-    with FdSet() as owned:
-        yield owned
-
-
-@pytest.fixture
-def socks(ipc_tmp_path: Path) -> Iterator[SocketSet]:
-    """Sockets made by the test; closed, and their socket files unlinked, at teardown."""
-    with SocketSet() as made:
-        yield made
 
 
 @pytest.fixture

@@ -36,14 +36,6 @@ CONNECTION_KINDS = ("stream", "seqpacket")
 KIND_PAIRS = [(a, b) for a in SOCKET_KINDS for b in SOCKET_KINDS if a != b]
 
 
-@pytest.fixture
-def socks(ipc_tmp_path: Path) -> Iterator[SocketSet]:
-    """Sockets made by the test; closed, and their socket files unlinked, at teardown (before
-    the leak guard looks into ``ipc_tmp_path``)."""
-    with SocketSet() as made:
-        yield made
-
-
 def server_for(socks: SocketSet, path: str | bytes, kind: str) -> socket.socket:
     """Something a client of ``kind`` can reach at ``path``: a listener, or a bound dgram."""
     if kind in CONNECTION_KINDS:

@@ -32,6 +32,7 @@ __all__ = [
     "Exchange",
     "GradingConfig",
     "StudentProgram",
+    "echo_once",
     "exchange",
     "show_bytes",
     "substitute",
@@ -466,3 +467,13 @@ def make_listener(path: str, kind: str = "stream") -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def echo_once(program: StudentProgram, data: bytes, what: str) -> None:
+    """One stream client of an echo server: connect, send ``data``, expect it back whole,
+    close; fail the property with ``what`` and the exchange otherwise."""
+    sock = program.connect("stream")
+    ex = exchange(sock, data, program.remaining())
+    sock.close()
+    if not ex.ok:
+        program.fail_exchange(what, ex)

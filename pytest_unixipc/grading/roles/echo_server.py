@@ -13,19 +13,10 @@ import socket
 import pytest
 
 from pytest_unixipc.grading.plugin import ProgramFactory
-from pytest_unixipc.grading.program import StudentProgram, exchange
+from pytest_unixipc.grading.program import StudentProgram, echo_once, exchange
 
 UNIXIPC_ROLE = "echo-server"
 REF = "grading-contract: echo-server; unix(7), accept(2)"
-
-
-def echo_once(program: StudentProgram, data: bytes, what: str) -> None:
-    """One client: connect, send ``data``, expect it back whole, close."""
-    sock = program.connect("stream")
-    ex = exchange(sock, data, program.remaining())
-    sock.close()
-    if not ex.ok:
-        program.fail_exchange(what, ex)
 
 
 @pytest.mark.ipc_property("echo-server.creates-socket", ref=REF)

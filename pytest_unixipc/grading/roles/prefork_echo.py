@@ -19,19 +19,11 @@ import signal
 
 import pytest
 
-from pytest_unixipc.grading.program import StudentProgram, exchange
+from pytest_unixipc.grading.program import StudentProgram, echo_once, exchange
 from pytest_unixipc.grading.sockdiag import holders, peer_inode
 
 UNIXIPC_ROLE = "prefork-echo"
 REF = "grading-contract: prefork-echo; unix(7) SCM_RIGHTS, fork(2)"
-
-
-def echo_once(program: StudentProgram, data: bytes, what: str) -> None:
-    sock = program.connect("stream")
-    ex = exchange(sock, data, program.remaining())
-    sock.close()
-    if not ex.ok:
-        program.fail_exchange(what, ex)
 
 
 def workers_of(program: StudentProgram) -> list[int]:
