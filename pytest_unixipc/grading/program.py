@@ -442,6 +442,23 @@ class StudentProgram:
         """Wait (bounded) for the program to end; its return code, or None if still running."""
         return self.proc.wait(self.remaining() if timeout is None else timeout)
 
+    def await_process_exit(self, pid: int) -> bool:
+        """Wait (bounded by the property's limit) until process ``pid`` of the program has
+        exited (a zombie counts: its descriptors are closed); False if it is still running.
+
+        A pidfd (pidfd_open(2)) turns readable when the process exits, whoever its parent is.
+        """
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return True  # gone, and reaped already
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            return bool(poller.poll(int(self.remaining() * 1000) + 1))
+        finally:
+            os.close(pidfd)
+
     def matching_lines(self, name: str, *, search: bool = False) -> list[re.Match[str]]:
         """Stdout lines matching the course's format ``name`` (full match by default)."""
         rx = self.config.regex(name)
